@@ -1,0 +1,38 @@
+"""arportal: the public API a plugin may use, and nothing else.
+
+Everything exported here is covered by the compatibility promise in docs/plugins.md: names
+are only added; removing one or changing a hook's signature needs a version note.
+"""
+
+from arportal.context import PortalContext, PortalDep, TenantContext, TenantDep
+from arportal.declarations import (
+    CustomerToggle,
+    Feature,
+    Hold,
+    Job,
+    MailSender,
+    SettingsSection,
+    Theme,
+)
+from arportal.events import emit_event
+from arportal.hookspecs import hookimpl, hookspec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CustomerToggle",
+    "Feature",
+    "Hold",
+    "Job",
+    "MailSender",
+    "PortalContext",
+    "PortalDep",
+    "SettingsSection",
+    "TenantContext",
+    "TenantDep",
+    "Theme",
+    "__version__",
+    "emit_event",
+    "hookimpl",
+    "hookspec",
+]

@@ -1,0 +1,125 @@
+"""What a hook or a route knows about the tenant (and, on the portal, the customer) it serves."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+from litestar.di import NamedDependency
+
+from arportal.settings import PortalSettings, decode_section
+
+if TYPE_CHECKING:
+    from arportal.config import Config
+    from arportal.plugin_host import PluginHost
+
+
+@dataclass
+class TenantContext:
+    tenant_id: int
+    slug: str
+    name: str
+    host: PluginHost
+    config: Config
+    settings_data: dict[str, dict[str, Any]] = field(default_factory=dict)
+    feature_values: dict[str, bool] = field(default_factory=dict)
+    customer: Any = None
+    """The customer row (a dict) on portal pages and customer-scoped jobs, else None."""
+    toggle_values: dict[str, bool] = field(default_factory=dict)
+    actor: str = "system"
+    _decoded: dict[str, msgspec.Struct] = field(default_factory=dict, repr=False)
+
+    # --- features, toggles, settings -----------------------------------------------------
+
+    def feature_enabled(self, key: str) -> bool:
+        if key in self.feature_values:
+            return self.feature_values[key]
+        declared = self.host.declarations.features.get(key)
+        return bool(declared and declared[0].default)
+
+    def features(self) -> dict[str, bool]:
+        return {key: self.feature_enabled(key) for key in self.host.declarations.features}
+
+    def toggle_enabled(self, key: str) -> bool:
+        if key in self.toggle_values:
+            return self.toggle_values[key]
+        declared = self.host.declarations.toggles.get(key)
+        return bool(declared and declared[0].default)
+
+    def settings(self, section: str) -> Any:
+        """The section's Struct, with defaults for what the tenant never set."""
+        if section not in self._decoded:
+            declared = self.host.declarations.sections.get(section)
+            if declared is None:
+                raise KeyError(f"no settings section {section!r} is declared")
+            schema = declared[0].schema
+            self._decoded[section] = decode_section(
+                section, schema, self.settings_data.get(section, {})
+            )
+        return self._decoded[section]
+
+    @property
+    def portal_settings(self) -> PortalSettings:
+        return self.settings("portal")  # type: ignore[no-any-return]
+
+    # --- time -------------------------------------------------------------------------------
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.portal_settings.timezone)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(self.timezone)
+
+    def today(self) -> dt.date:
+        """Today in the tenant's time zone (frozen by `arportal.testing` in tests)."""
+        from arportal.clock import today_in
+
+        return today_in(self.timezone)
+
+    # --- plugin calls -------------------------------------------------------------------------
+
+    async def call(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        return await self.host.call(hook_name, self, **kwargs)
+
+    async def first(self, hook_name: str, **kwargs: Any) -> Any:
+        return await self.host.first(hook_name, self, **kwargs)
+
+    def for_customer(self, customer: Any, toggles: dict[str, bool]) -> TenantContext:
+        """A copy scoped to one customer (for jobs and events about that customer)."""
+        return TenantContext(
+            tenant_id=self.tenant_id,
+            slug=self.slug,
+            name=self.name,
+            host=self.host,
+            config=self.config,
+            settings_data=self.settings_data,
+            feature_values=self.feature_values,
+            customer=customer,
+            toggle_values=toggles,
+            actor=self.actor,
+            _decoded=self._decoded,
+        )
+
+
+@dataclass
+class PortalContext(TenantContext):
+    """A customer's portal request. `base` is where portal URLs start (`/portal` once the
+    link became a session, or `/p/<token>`)."""
+
+    link_id: int = 0
+    base: str = "/portal"
+    locale: str = "en"
+    csrf_token: str = ""
+
+    def url(self, path: str = "") -> str:
+        return self.base.rstrip("/") + "/" + path.lstrip("/")
+
+
+PortalDep = NamedDependency[PortalContext]
+"""Annotate a portal handler's `portal` parameter with this to receive the PortalContext."""
+TenantDep = NamedDependency[TenantContext]
+"""Annotate an admin handler's `tenant` parameter with this to receive the TenantContext."""

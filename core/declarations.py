@@ -1,0 +1,99 @@
+"""What plugins declare to the core at start-up, and the small value types hooks exchange."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+
+@dataclass(frozen=True)
+class Feature:
+    """An org-level switch. A plugin whose every feature is off is absent for that tenant."""
+
+    key: str
+    label: str
+    default: bool = False
+
+
+@dataclass(frozen=True)
+class CustomerToggle:
+    """A customer-level switch.
+
+    `default_setting` names a tenant setting (`"section.key"`) whose value, when the customer
+    is created, becomes the toggle's value (e.g. autopay for new customers); `default` is used
+    when that setting is absent. `feature` ties the toggle to an org-level feature.
+    """
+
+    key: str
+    label: str
+    default: bool = False
+    default_setting: str | None = None
+    feature: str | None = None
+
+
+@dataclass(frozen=True)
+class SettingsSection:
+    """A per-tenant settings section validated by a msgspec Struct (its defaults apply)."""
+
+    key: str
+    schema: type[msgspec.Struct]
+    secret_fields: tuple[str, ...] = ()
+    """Fields the API answers as "********" and never logs."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """An idempotent async job: `run(ctx: JobContext)` is called once per due run.
+
+    `every_seconds` is the interval between runs. `feature` limits the tenants it is called
+    for (the job receives one tenant at a time when `per_tenant` is true).
+    """
+
+    name: str
+    run: Callable[..., Awaitable[Any]]
+    every_seconds: int = 3600
+    per_tenant: bool = True
+    feature: str | None = None
+
+
+@dataclass(frozen=True)
+class Hold:
+    """An invoice is on hold (an open dispute, a pending promise): others must skip it."""
+
+    invoice_id: int
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Brand of a tenant, as answered by the firstresult hook `arportal_theme`."""
+
+    display_name: str | None = None
+    primary_color: str = "#1f5fbf"
+    primary_text_color: str = "#ffffff"
+    banner_color: str = "#1b2a41"
+    banner_text_color: str = "#ffffff"
+    logo_url: str | None = None
+    logo_bytes: bytes | None = None
+    logo_content_type: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MailSender:
+    """The From (and optional Reply-To) of a tenant's mail."""
+
+    email: str
+    name: str | None = None
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True)
+class PortalLinkInfo:
+    url: str
+    expires_at: Any
+    created_at: Any

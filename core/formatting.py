@@ -1,0 +1,24 @@
+"""Locale-aware display of money and dates (babel), as Jinja filters and plain functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from babel.dates import format_date as babel_format_date
+from jinja2 import Environment
+
+from arportal.money import format_money
+
+
+def format_date(value: dt.date | None, locale: str = "en", style: str = "medium") -> str:
+    if value is None:
+        return ""
+    return babel_format_date(value, format=style, locale=locale)
+
+
+def install_filters(env: Environment) -> None:
+    env.filters["money"] = lambda minor, currency, locale="en": format_money(int(minor), currency, locale)
+    env.filters["date"] = format_date
+
+

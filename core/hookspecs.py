@@ -1,0 +1,172 @@
+"""The plugin contract: every hook a plugin may implement.
+
+A plugin is a module (or object) registered through the `arportal.plugins` entry-point group,
+whose functions are marked with `arportal.hookimpl` and named after the specifications below.
+An implementation may accept any subset of a hook's arguments; arguments are only ever added,
+so a plugin written for an older core keeps working.
+
+Declaration hooks are called once at start-up and their answers merged. Render slots, holds
+and events are called per request or per change, only for the plugins enabled for the tenant
+(a plugin whose every feature is off is not called), and a plugin that raises in one of them is
+logged with its name and left out: it never takes the page down. Any hook may be `async def`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from arportal.context import TenantContext
+    from arportal.declarations import (
+        CustomerToggle,
+        Feature,
+        Hold,
+        Job,
+        MailSender,
+        SettingsSection,
+        Theme,
+    )
+
+PROJECT = "arportal"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --- Declarations: called once at start-up ------------------------------------------------
+
+
+@hookspec
+def arportal_features() -> list[Feature]:
+    """Org-level switches this plugin contributes (key, label, default).
+
+    A tenant switches them in `settings.features`. When every feature of a plugin is off for a
+    tenant, the plugin is absent for that tenant: routes tagged with its features answer 404,
+    its slots, holds, events and jobs are not called.
+    """
+
+
+@hookspec
+def arportal_customer_toggles() -> list[CustomerToggle]:
+    """Customer-level switches (key, label, default or a default taken from a tenant setting).
+
+    A portal route whose `opt` has `toggle="key"` answers 404 for a customer with it off.
+    """
+
+
+@hookspec
+def arportal_settings() -> list[SettingsSection]:
+    """Settings sections: a key and a msgspec Struct with defaults, validated on write."""
+
+
+@hookspec
+def arportal_piccolo_app() -> str | None:
+    """The import path of this plugin's Piccolo app module (a module with `APP_CONFIG`).
+
+    Tables are named `<plugin>_<table>`; migrations declare the core app
+    (`arportal.piccolo_app`) as a dependency and are run by `arportal migrate` and at start.
+    """
+
+
+@hookspec
+def arportal_portal_routes() -> list[Any]:
+    """Litestar route handlers or Routers mounted under the customer's portal.
+
+    Paths are relative to the portal root (`/portal` after the link is exchanged for a
+    session, or `/p/<token>` directly). Tag each with `opt={"feature": "key"}` and/or
+    `opt={"toggle": "key"}`: the core answers 404 when it is off. Handlers receive the
+    `PortalContext` as the `portal` dependency.
+    """
+
+
+@hookspec
+def arportal_admin_routes() -> list[Any]:
+    """Litestar route handlers or Routers mounted under `/api/v1`, authenticated by API key.
+
+    Handlers receive the `TenantContext` as the `tenant` dependency. Tag with
+    `opt={"feature": "key"}` to answer 404 while the feature is off.
+    """
+
+
+@hookspec
+def arportal_template_dirs() -> list[str]:
+    """Folders of Jinja templates, reachable as `"<plugin name>:<template>"`."""
+
+
+@hookspec
+def arportal_jobs() -> list[Job]:
+    """Idempotent async jobs run by `arportal jobs run` and by `arportal serve`."""
+
+
+@hookspec
+def arportal_hookspecs() -> list[Any]:
+    """Modules or classes of further hook specifications, for plugins extended in turn."""
+
+
+# --- Render slots: called per page ---------------------------------------------------------
+
+
+@hookspec
+def arportal_invoice_actions(ctx: TenantContext, invoice: Any) -> list[str] | str | None:
+    """HTML (Markup) of buttons or forms shown with an invoice on the portal."""
+
+
+@hookspec
+def arportal_invoice_badges(ctx: TenantContext, invoices: list[Any]) -> dict[int, list[str]]:
+    """Badges for many invoices at once: `{invoice_id: ["Disputed: pricing", ...]}`."""
+
+
+@hookspec
+def arportal_portal_panels(ctx: TenantContext) -> list[str] | str | None:
+    """HTML (Markup) blocks drawn on the portal home page."""
+
+
+@hookspec(firstresult=True)
+def arportal_theme(ctx: TenantContext) -> Theme | None:
+    """The tenant's theme (colours, logo, display name). The first answer wins."""
+
+
+@hookspec(firstresult=True)
+def arportal_mail_sender(ctx: TenantContext) -> MailSender | None:
+    """The From address of the tenant's mail. The first answer wins; else the instance's."""
+
+
+@hookspec
+def arportal_contact_info(ctx: TenantContext) -> dict[str, str] | None:
+    """Contact details shown on portal pages ({"email": ..., "phone": ...})."""
+
+
+# --- Holds -------------------------------------------------------------------------------
+
+
+@hookspec
+def arportal_invoice_holds(ctx: TenantContext, invoices: list[Any]) -> list[Hold]:
+    """Which of `invoices` this plugin holds (an open dispute, a pending promise), and why.
+
+    Asked for many invoices at once. Other plugins read the merged answer through
+    `arportal.holds_for(ctx, invoices)`, never by asking a plugin directly.
+    """
+
+
+# --- Events: called after the change is committed -----------------------------------------
+
+
+@hookspec
+def arportal_customer_created(ctx: TenantContext, customer: Any) -> None:
+    """A customer was created (by the API, an import or the demo)."""
+
+
+@hookspec
+def arportal_invoice_changed(ctx: TenantContext, invoice: Any, previous: Any) -> None:
+    """An invoice was created or changed; `previous` is None for a new invoice."""
+
+
+@hookspec
+def arportal_payment_recorded(ctx: TenantContext, payment: Any) -> None:
+    """A payment (with its allocations) was recorded."""
+
+
+@hookspec
+def arportal_event(ctx: TenantContext, name: str, data: dict[str, Any]) -> None:
+    """Every event, core or plugin (`dispute_opened`, ...): audit log, outgoing webhooks."""

@@ -1,0 +1,1 @@
+"""The customer portal: server-rendered pages under /p/<token> and /portal."""

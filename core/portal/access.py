@@ -1,0 +1,152 @@
+"""Who is looking at the portal: a link token in the path, or the session cookie it became.
+
+`GET /p/<token>` checks the link, sets a session cookie bound to that link and redirects to
+token-free `/portal/...` URLs. Requests under `/p/<token>/...` are served directly (the ASGI
+wrapper `PortalPathRewrite` maps them onto `/portal/...` and keeps the token aside), so every
+portal URL a plugin documents works with the token or with the session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import TYPE_CHECKING, Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.handlers.base import BaseRouteHandler
+
+from arportal.context import PortalContext
+from arportal.links import find_link, link_state
+from arportal.models import Customer, PortalLink, Tenant
+from arportal.tenancy import customer_toggles, load_context
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, Receive, Scope, Send
+
+SESSION_COOKIE = "arportal_session"
+TOKEN_STATE_KEY = "arportal_portal_token"
+CONTEXT_STATE_KEY = "arportal_portal_context"
+
+
+class PortalLinkUnknown(NotFoundException):
+    """Unknown, revoked or rotated link, or no session: the same 404 for all."""
+
+
+class PortalLinkExpired(HTTPException):
+    status_code = 410
+
+    def __init__(self, link_id: int):
+        super().__init__(detail="this link has expired")
+        self.link_id = link_id
+
+
+class PortalDisabled(HTTPException):
+    status_code = 403
+
+    def __init__(self) -> None:
+        super().__init__(detail="portal not available")
+
+
+def session_value(secret: bytes, link: dict[str, Any]) -> str:
+    mac = hmac.new(secret, f"session:{link['id']}:{link['token_hash']}".encode(), hashlib.sha256)
+    return f"{link['id']}.{mac.hexdigest()}"
+
+
+async def link_from_session(secret: bytes, value: str | None) -> dict[str, Any] | None:
+    if not value or "." not in value:
+        return None
+    link_id, _, mac = value.partition(".")
+    if not link_id.isdigit():
+        return None
+    link = await PortalLink.select().where(PortalLink.id == int(link_id)).first()
+    if link is None or not hmac.compare_digest(session_value(secret, link), value):
+        return None
+    return link
+
+
+async def resolve_portal(connection: ASGIConnection[Any, Any, Any, Any]) -> PortalContext:
+    """The portal context of this request, computed once and kept in the scope."""
+    state = connection.scope["state"]
+    if CONTEXT_STATE_KEY in state:
+        return state[CONTEXT_STATE_KEY]  # type: ignore[no-any-return]
+    app_state = connection.app.state
+    secret: bytes = app_state.secret
+    token = state.get(TOKEN_STATE_KEY)
+    if token is not None:
+        link = await find_link(token)
+        base = f"/p/{token}"
+    else:
+        link = await link_from_session(secret, connection.cookies.get(SESSION_COOKIE))
+        base = "/portal"
+    status = link_state(link)
+    if status == "unknown" or link is None:
+        raise PortalLinkUnknown()
+    if status == "expired":
+        raise PortalLinkExpired(link["id"])
+    customer = await Customer.select().where(Customer.id == link["customer"]).first()
+    tenant = await Tenant.select().where(Tenant.id == link["tenant"]).first()
+    if customer is None or tenant is None:
+        raise PortalLinkUnknown()
+    ctx = await load_context(app_state.host, app_state.config, tenant, actor="customer")
+    toggles = await customer_toggles(customer["id"])
+    portal = PortalContext(
+        tenant_id=ctx.tenant_id,
+        slug=ctx.slug,
+        name=ctx.name,
+        host=ctx.host,
+        config=ctx.config,
+        settings_data=ctx.settings_data,
+        feature_values=ctx.feature_values,
+        customer=customer,
+        toggle_values=toggles,
+        actor=f"customer:{customer['external_id']}",
+        link_id=link["id"],
+        base=base,
+        locale=customer["locale"] or "en",
+    )
+    if not portal.toggle_enabled("portal"):
+        raise PortalDisabled()
+    state[CONTEXT_STATE_KEY] = portal
+    state["arportal_link"] = link
+    return portal
+
+
+async def provide_portal(request: Request[Any, Any, Any]) -> PortalContext:
+    return await resolve_portal(request)
+
+
+async def portal_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Resolve the customer, then answer 404 when the route's feature or toggle is off."""
+    if handler.opt.get("public"):
+        return
+    portal = await resolve_portal(connection)
+    feature = handler.opt.get("feature")
+    if feature and not portal.feature_enabled(feature):
+        raise NotFoundException()
+    toggle = handler.opt.get("toggle")
+    if toggle and not portal.toggle_enabled(toggle):
+        raise NotFoundException()
+    owner = handler.opt.get("plugin")
+    if owner and not portal.host.plugin_enabled(owner, portal):
+        raise NotFoundException()
+
+
+class PortalPathRewrite:
+    """ASGI wrapper run before routing: `/p/<token>[/rest]` is served as `/portal/enter` or
+    `/portal/rest`, with the token kept in the scope state (never in the routed path)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith("/p/"):
+                token, _, rest = path[3:].partition("/")
+                scope["state"][TOKEN_STATE_KEY] = token
+                new_path = "/portal/" + rest if rest else "/portal/enter"
+                scope["path"] = new_path
+                scope["raw_path"] = new_path.encode()
+        await self.app(scope, receive, send)

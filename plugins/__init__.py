@@ -1,0 +1,1 @@
+"""Built-in feature plugins; each registers through the `arportal.plugins` entry points."""
