@@ -16,18 +16,22 @@ from arportal.declarations import (
 )
 from arportal.events import emit_event
 from arportal.hookspecs import hookimpl, hookspec
+from arportal.models import Customer, Invoice, Tenant
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Customer",
     "CustomerToggle",
     "Feature",
     "Hold",
+    "Invoice",
     "Job",
     "MailSender",
     "PortalContext",
     "PortalDep",
     "SettingsSection",
+    "Tenant",
     "TenantContext",
     "TenantDep",
     "Theme",
