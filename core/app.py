@@ -128,6 +128,7 @@ def build_app(
         await db.stop_engine()
 
     env = build_environment(host, None)
+    host.jinja = env  # type: ignore[attr-defined]
     app = Litestar(
         route_handlers=[healthz, readyz, portal_router, admin_router],
         on_startup=[on_startup],
@@ -159,3 +160,9 @@ def build_app(
     app.state.jinja = env
     app.asgi_handler = AccessLog(PortalHeaders(PortalPathRewrite(app.asgi_handler)))
     return app
+
+
+def app_from_environment() -> Litestar:
+    """The app `arportal serve` hands to uvicorn (per worker): config from the environment,
+    migrations already applied by the serve command, the in-process job loop on."""
+    return build_app(load_config(), migrate=False, run_jobs=True)

@@ -1,0 +1,3 @@
+from arportal.cli import main
+
+main()
