@@ -15,8 +15,11 @@ from arportal.declarations import (
     Theme,
 )
 from arportal.events import emit_event
+from arportal.holds import HoldsUnavailable, holds_for
 from arportal.hookspecs import hookimpl, hookspec
 from arportal.models import Customer, Invoice, Tenant
+from arportal.outbox import enqueue_mail
+from arportal.plugin_host import render_fragment
 
 __version__ = "0.1.0"
 
@@ -25,6 +28,7 @@ __all__ = [
     "CustomerToggle",
     "Feature",
     "Hold",
+    "HoldsUnavailable",
     "Invoice",
     "Job",
     "MailSender",
@@ -37,6 +41,9 @@ __all__ = [
     "Theme",
     "__version__",
     "emit_event",
+    "enqueue_mail",
+    "holds_for",
     "hookimpl",
     "hookspec",
+    "render_fragment",
 ]

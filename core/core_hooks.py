@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from arportal.declarations import CustomerToggle, SettingsSection
+from arportal.core_jobs import CORE_JOBS
+from arportal.declarations import CustomerToggle, Job, SettingsSection
 from arportal.hookspecs import hookimpl
 from arportal.settings import PortalSettings
 
@@ -15,3 +16,8 @@ def arportal_customer_toggles() -> list[CustomerToggle]:
 @hookimpl
 def arportal_settings() -> list[SettingsSection]:
     return [SettingsSection(key="portal", schema=PortalSettings)]
+
+
+@hookimpl
+def arportal_jobs() -> list[Job]:
+    return list(CORE_JOBS)

@@ -1,0 +1,200 @@
+"""The notification outbox: mail is rendered and stored here, then delivered by the mailer.
+
+Enqueueing never talks to an SMTP server, so a page or a job that sends mail never waits on
+(or fails because of) one; `arportal.mailer.deliver_pending` sends what is due, with retries.
+"""
+
+from __future__ import annotations
+
+import weakref
+from email.utils import formataddr, parseaddr
+from typing import TYPE_CHECKING, Any
+
+from arportal.declarations import MailSender, Theme
+from arportal.models import OutboxMessage
+from jinja2 import Environment, TemplateNotFound
+
+if TYPE_CHECKING:
+    from arportal.context import TenantContext
+    from arportal.plugin_host import PluginHost
+
+FORBIDDEN_IN_HEADERS = ("\r", "\n", "\x00")
+STATUSES = ("pending", "sent", "failed")
+
+_text_environments: weakref.WeakKeyDictionary[Environment, Environment] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def check_header(field: str, value: str) -> str:
+    """Refuse header injection: a CR or LF would let a value add headers of its own."""
+    if any(char in value for char in FORBIDDEN_IN_HEADERS):
+        raise ValueError(f"{field}: line breaks are not allowed in a mail header")
+    return value
+
+
+def check_address(field: str, value: str) -> str:
+    """A single address, bare (`a@b.example`) or named (`Name <a@b.example>`)."""
+    check_header(field, value)
+    _name, address = parseaddr(value)
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain or any(c.isspace() for c in address):
+        raise ValueError(f"{field}: not a valid email address: {value!r}")
+    return value
+
+
+def _environment(host: PluginHost) -> Environment:
+    env = getattr(host, "jinja", None)
+    if env is None:
+        from arportal.templating import build_environment
+
+        env = build_environment(host, None)
+        host.jinja = env  # type: ignore[attr-defined]
+    return env  # type: ignore[no-any-return]
+
+
+def _text_environment(env: Environment) -> Environment:
+    """The same loaders and filters without HTML escaping, for the text/plain part.
+
+    A fresh cache (`cache_size`) keeps templates compiled with autoescape out of it.
+    """
+    text_env = _text_environments.get(env)
+    if text_env is None:
+        text_env = env.overlay(autoescape=False, cache_size=400)
+        _text_environments[env] = text_env
+    return text_env
+
+
+def render_mail(
+    host: PluginHost, template: str, context: dict[str, Any]
+) -> tuple[str, str | None]:
+    """Render `<template>.txt` (required) and `<template>.html` (optional)."""
+    env = _environment(host)
+    text = _text_environment(env).get_template(f"{template}.txt").render(context)
+    try:
+        html_template = env.get_template(f"{template}.html")
+    except TemplateNotFound:
+        return text, None
+    return text, html_template.render(context)
+
+
+def _sender_fields(sender: MailSender | None, fallback: str) -> tuple[str, str | None]:
+    if sender is None:
+        return check_address("mail_from", fallback), None
+    check_header("sender name", sender.name or "")
+    check_address("sender email", sender.email)
+    from_addr = formataddr((sender.name, sender.email)) if sender.name else sender.email
+    reply_to = check_address("sender reply_to", sender.reply_to) if sender.reply_to else None
+    return from_addr, reply_to
+
+
+def _scoped_dedupe_key(ctx: TenantContext, dedupe_key: str) -> str:
+    """Dedupe keys are unique instance-wide; prefix the tenant so tenants never collide."""
+    key = f"{ctx.tenant_id}:{dedupe_key}"
+    if len(key) > 200:
+        raise ValueError("dedupe_key: at most 190 characters")
+    return key
+
+
+async def enqueue_mail(
+    ctx: TenantContext,
+    *,
+    to: list[str],
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+    dedupe_key: str | None = None,
+    reply_to: str | None = None,
+) -> int:
+    """Render a mail for the tenant and store it in the outbox; answer its id.
+
+    `template` is a name without extension (`"core:mail/portal_link"`): `.txt` is required,
+    `.html` optional. The context also gets `tenant_name` and `theme`. The sender is the
+    tenant's (`arportal_mail_sender`) or the instance's `mail_from`. With a `dedupe_key` that
+    was already used by this tenant, nothing is stored and the existing id is answered.
+    """
+    if isinstance(to, str) or not to:
+        raise ValueError("to: expected a non-empty list of addresses")
+    recipients = [check_address("to", address) for address in to]
+    check_header("subject", subject)
+    if reply_to is not None:
+        check_address("reply_to", reply_to)
+    key = _scoped_dedupe_key(ctx, dedupe_key) if dedupe_key is not None else None
+    if key is not None:
+        existing = await _id_for_key(key)
+        if existing is not None:
+            return existing
+
+    sender = await ctx.first("arportal_mail_sender")
+    from_addr, sender_reply_to = _sender_fields(sender, ctx.config.mail_from)
+    theme = await ctx.first("arportal_theme") or Theme()
+    text, html = render_mail(
+        ctx.host, template, {"tenant_name": ctx.name, "theme": theme, **context}
+    )
+
+    message = OutboxMessage(
+        tenant=ctx.tenant_id,
+        dedupe_key=key,
+        from_addr=from_addr,
+        reply_to=reply_to or sender_reply_to,
+        to_addrs=recipients,
+        subject=subject,
+        text_body=text,
+        html_body=html,
+    )
+    query = OutboxMessage.insert(message)
+    if key is not None:
+        query = query.on_conflict(target=OutboxMessage.dedupe_key, action="DO NOTHING")
+    rows = await query.returning(OutboxMessage.id)
+    if rows:
+        return int(rows[0]["id"])
+    existing = await _id_for_key(key or "")
+    if existing is None:  # pragma: no cover - the conflicting row cannot vanish
+        raise RuntimeError("outbox: dedupe conflict without a row")
+    return existing
+
+
+async def _id_for_key(key: str) -> int | None:
+    row = await (
+        OutboxMessage.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key).first()
+    )
+    return int(row["id"]) if row else None
+
+
+async def list_outbox(
+    status: str | None = None, tenant_id: int | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The newest messages first (without their bodies), for `arportal outbox list`."""
+    query = OutboxMessage.select(
+        OutboxMessage.id,
+        OutboxMessage.tenant.as_alias("tenant_id"),
+        OutboxMessage.tenant.slug.as_alias("tenant_slug"),
+        OutboxMessage.status,
+        OutboxMessage.from_addr,
+        OutboxMessage.reply_to,
+        OutboxMessage.to_addrs.as_alias("to"),
+        OutboxMessage.subject,
+        OutboxMessage.attempts,
+        OutboxMessage.next_attempt_at,
+        OutboxMessage.last_error,
+        OutboxMessage.dedupe_key,
+        OutboxMessage.created_at,
+        OutboxMessage.sent_at,
+    ).output(load_json=True)
+    if status is not None:
+        if status not in STATUSES:
+            raise ValueError(f"status: expected one of {', '.join(STATUSES)}, got {status!r}")
+        query = query.where(OutboxMessage.status == status)
+    if tenant_id is not None:
+        query = query.where(OutboxMessage.tenant == tenant_id)
+    return await query.order_by(OutboxMessage.id, ascending=False).limit(limit)
+
+
+__all__ = [
+    "STATUSES",
+    "check_address",
+    "check_header",
+    "enqueue_mail",
+    "list_outbox",
+    "render_mail",
+]
