@@ -1,0 +1,341 @@
+"""CSV imports: all rows or none.
+
+The columns are the JSON field names of the admin API (`external_id`, `name`, `email`, ...);
+their order does not matter, an empty cell means "not given" (the field's default applies) and
+an unknown column is an error. A few additions keep CSV flat:
+
+- customers: `contacts` and `extra` cells hold JSON (`[{"email": "ap@x.example"}]`,
+  `{"netsuite_id": "12"}`); a column `extra.<key>` sets one key of `extra` as text.
+- payments and credit notes: `invoice_external_id` + `allocation_amount` give one allocation
+  per row; rows with the same payment `external_id` are one payment (their other cells must
+  agree) with one allocation per row.
+
+Errors name the line as a spreadsheet shows it (the header is line 1) and the column:
+`line 7: due_date: expected YYYY-MM-DD, got '2024-13-01'`. `import_file` reads and checks every
+row before it writes, then writes them through the ledger in one transaction (in batches), so
+an error anywhere leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import re
+from collections.abc import Callable, Iterator
+from decimal import Decimal, InvalidOperation
+from typing import IO, TYPE_CHECKING, Any
+
+import msgspec
+import msgspec.inspect as mi
+
+from arportal.ledger import (
+    AllocationIn,
+    CreditNoteIn,
+    CustomerIn,
+    InvoiceIn,
+    LedgerError,
+    PaymentIn,
+    upsert_credit_notes,
+    upsert_customers,
+    upsert_invoices,
+    upsert_payments,
+)
+
+if TYPE_CHECKING:
+    from arportal.context import TenantContext
+
+ALLOCATION_COLUMNS = ("invoice_external_id", "allocation_amount")
+EXTRA_PREFIX = "extra."
+
+KINDS: dict[str, tuple[type[msgspec.Struct], Callable[..., Any]]] = {
+    "customers": (CustomerIn, upsert_customers),
+    "invoices": (InvoiceIn, upsert_invoices),
+    "payments": (PaymentIn, upsert_payments),
+    "credit-notes": (CreditNoteIn, upsert_credit_notes),
+}
+
+
+class ImportFailure(ValueError):
+    """A row cannot be imported: `line` (header = 1) and `field` (the column) say where."""
+
+    def __init__(self, line: int, field: str | None, message: str):
+        super().__init__(f"line {line}: {field}: {message}" if field else f"line {line}: {message}")
+        self.line = line
+        self.field = field
+        self.message = message
+
+
+class CsvRows(list):  # type: ignore[type-arg]
+    """The structs read from a CSV, with the line of each (and of each allocation)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[int] = []
+        self.allocation_lines: list[list[int]] = []
+
+
+@contextlib.contextmanager
+def _text(source: str | os.PathLike[str] | IO[Any]) -> Iterator[IO[str]]:
+    if isinstance(source, str | os.PathLike):
+        with open(source, encoding="utf-8-sig", newline="") as handle:
+            yield handle
+        return
+    sample = source.read(0)
+    if isinstance(sample, bytes):
+        yield io.TextIOWrapper(source, encoding="utf-8-sig", newline="")  # type: ignore[arg-type]
+    else:
+        yield source  # type: ignore[misc]
+
+
+def _field_types(struct_type: type[msgspec.Struct]) -> dict[str, Any]:
+    info = mi.type_info(struct_type)
+    assert isinstance(info, mi.StructType)
+    return {field.encode_name: field for field in info.fields}
+
+
+def _base_type(kind: Any) -> Any:
+    while isinstance(kind, mi.UnionType):
+        rest = [t for t in kind.types if not isinstance(t, mi.NoneType)]
+        if len(rest) != 1:
+            break
+        kind = rest[0]
+    return kind
+
+
+def _explain(kind: Any, raw: str, fallback: str) -> str:
+    kind = _base_type(kind)
+    if isinstance(kind, mi.DateType):
+        return f"expected YYYY-MM-DD, got {raw!r}"
+    if isinstance(kind, mi.DecimalType):
+        return f"expected a decimal amount like 1234.50, got {raw!r}"
+    if isinstance(kind, mi.LiteralType):
+        return f"expected one of {', '.join(map(str, kind.values))}, got {raw!r}"
+    if isinstance(kind, mi.BoolType):
+        return f"expected true or false, got {raw!r}"
+    if isinstance(kind, mi.IntType):
+        return f"expected a whole number, got {raw!r}"
+    return fallback
+
+
+_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$\.(?P<path>[^`\[]+)[^`]*`)?$", re.DOTALL)
+_MISSING = re.compile(r"missing required field `(?P<name>[^`]+)`")
+
+
+def _row_error(
+    line: int, exc: msgspec.ValidationError, fields: dict[str, Any], record: dict[str, Any]
+) -> ImportFailure:
+    text = str(exc)
+    missing = _MISSING.search(text)
+    if missing:
+        return ImportFailure(line, missing["name"], "required, but the cell is empty")
+    match = _AT.match(text)
+    path = match["path"] if match else None
+    message = match["message"] if match else text
+    if path and path in fields:
+        raw = record.get(path)
+        if isinstance(raw, str):
+            return ImportFailure(
+                line, path, _explain(fields[path].type, raw, f"{message}, got {raw!r}")
+            )
+    return ImportFailure(line, path, message)
+
+
+def _decimal(line: int, field: str, raw: str) -> Decimal:
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise ImportFailure(line, field, f"expected a decimal amount like 1234.50, got {raw!r}")
+    return value
+
+
+def read_csv(
+    source: str | os.PathLike[str] | IO[Any], struct_type: type[msgspec.Struct]
+) -> CsvRows:
+    """Read and check every row of a CSV into `struct_type` items (see the module docs)."""
+    fields = _field_types(struct_type)
+    merges = "allocations" in fields
+    json_fields = {
+        name
+        for name, f in fields.items()
+        if isinstance(_base_type(f.type), mi.ListType | mi.DictType) and name != "allocations"
+    }
+    rows = CsvRows()
+    first_line: dict[str, int] = {}
+    records: dict[str, dict[str, Any]] = {}
+    with _text(source) as handle:
+        reader = csv.reader(handle)
+        try:
+            header = [cell.strip() for cell in next(reader)]
+        except StopIteration:
+            raise ImportFailure(1, None, "the file is empty; expected a header row") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ImportFailure(1, None, f"not a readable UTF-8 CSV file: {exc}") from None
+        _check_header(header, fields, merges, struct_type)
+        line = 1
+        try:
+            for cells in reader:
+                line += 1
+                if not any(cell.strip() for cell in cells):
+                    continue
+                if len(cells) > len(header):
+                    raise ImportFailure(
+                        line, None, f"{len(cells)} cells, but the header has {len(header)} columns"
+                    )
+                values = {name: cell.strip() for name, cell in zip(header, cells, strict=False)}
+                record, allocation = _record(line, values, json_fields, merges)
+                _add(rows, line, record, allocation, struct_type, fields, first_line, records)
+        except csv.Error as exc:
+            raise ImportFailure(line, None, f"not valid CSV: {exc}") from None
+        except UnicodeDecodeError:
+            raise ImportFailure(line + 1, None, "not UTF-8 text") from None
+    return rows
+
+
+def _check_header(
+    header: list[str], fields: dict[str, Any], merges: bool, struct_type: type[msgspec.Struct]
+) -> None:
+    allowed = [name for name in fields if not (merges and name == "allocations")]
+    if merges:
+        allowed += list(ALLOCATION_COLUMNS)
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise ImportFailure(1, name, "this column appears twice")
+        seen.add(name)
+        known = name in allowed or (
+            struct_type is CustomerIn
+            and name.startswith(EXTRA_PREFIX)
+            and len(name) > len(EXTRA_PREFIX)
+        )
+        if not known:
+            raise ImportFailure(
+                1, name or "(empty)", f"unknown column; expected {', '.join(allowed)}"
+            )
+    for name, f in fields.items():
+        if f.required and name not in seen:
+            raise ImportFailure(1, name, "missing column")
+    if merges and ("invoice_external_id" in seen) != ("allocation_amount" in seen):
+        raise ImportFailure(1, None, "invoice_external_id and allocation_amount go together")
+
+
+def _record(
+    line: int, values: dict[str, str], json_fields: set[str], merges: bool
+) -> tuple[dict[str, Any], tuple[str, Decimal] | None]:
+    record: dict[str, Any] = {}
+    for name, raw in values.items():
+        if not raw or name in ALLOCATION_COLUMNS:
+            continue
+        if name.startswith(EXTRA_PREFIX):
+            record.setdefault("extra", {})[name[len(EXTRA_PREFIX) :]] = raw
+        elif name in json_fields:
+            try:
+                decoded = msgspec.json.decode(raw)
+            except msgspec.DecodeError:
+                raise ImportFailure(line, name, f"expected JSON, got {raw!r}") from None
+            if name == "extra" and isinstance(decoded, dict):
+                record["extra"] = {**decoded, **record.get("extra", {})}
+            else:
+                record[name] = decoded
+        else:
+            record[name] = raw
+    allocation = None
+    if merges:
+        invoice, amount = values.get("invoice_external_id", ""), values.get("allocation_amount", "")
+        if invoice and not amount:
+            raise ImportFailure(line, "allocation_amount", "required with invoice_external_id")
+        if amount and not invoice:
+            raise ImportFailure(line, "invoice_external_id", "required with allocation_amount")
+        if invoice:
+            allocation = (invoice, _decimal(line, "allocation_amount", amount))
+    return record, allocation
+
+
+def _add(
+    rows: CsvRows,
+    line: int,
+    record: dict[str, Any],
+    allocation: tuple[str, Decimal] | None,
+    struct_type: type[msgspec.Struct],
+    fields: dict[str, Any],
+    first_line: dict[str, int],
+    records: dict[str, dict[str, Any]],
+) -> None:
+    external_id = record.get("external_id")
+    if allocation is not None and external_id in first_line:
+        start = first_line[external_id]
+        first = records[external_id]
+        for name in sorted((set(record) | set(first)) - {"__index__"}):
+            if record.get(name) != first.get(name):
+                raise ImportFailure(
+                    line, name, (f"differs from line {start}, where {external_id!r} starts")
+                )
+        index = records[external_id]["__index__"]
+        rows[index].allocations.append(
+            AllocationIn(invoice_external_id=allocation[0], amount=allocation[1])
+        )
+        rows.allocation_lines[index].append(line)
+        return
+    try:
+        item = msgspec.convert(record, struct_type, strict=False)
+    except msgspec.ValidationError as exc:
+        raise _row_error(line, exc, fields, record) from None
+    if allocation is not None:
+        item.allocations.append(
+            AllocationIn(invoice_external_id=allocation[0], amount=allocation[1])
+        )
+    if external_id is not None:
+        first_line.setdefault(external_id, line)
+        records.setdefault(external_id, {**record, "__index__": len(rows)})
+    rows.append(item)
+    rows.lines.append(line)
+    rows.allocation_lines.append([line] if allocation is not None else [])
+
+
+_LEDGER_FIELD = re.compile(r"^items\[(\d+)\](?:\.allocations\[(\d+)\])?(?:\.(.+))?$")
+
+
+def _at_line(rows: CsvRows, exc: LedgerError) -> ImportFailure:
+    """Name the CSV line and column of a ledger error about `items[i]...`."""
+    match = _LEDGER_FIELD.match(exc.field)
+    if not match:
+        return ImportFailure(rows.lines[0] if rows.lines else 1, exc.field, exc.message)
+    index = int(match[1])
+    line = rows.lines[index]
+    field = match[3]
+    if match[2] is not None:
+        line = rows.allocation_lines[index][int(match[2])]
+        field = "allocation_amount" if field == "amount" else field
+    elif field == "allocations":
+        field = "allocation_amount"
+    return ImportFailure(line, field, exc.message)
+
+
+async def import_file(
+    ctx: TenantContext,
+    kind: str,
+    path: str | os.PathLike[str] | IO[Any],
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Import a CSV of `customers`, `invoices`, `payments` or `credit-notes` (all rows or
+    none); returns how many items (customers, invoices, payments...) it holds."""
+    kind = kind.replace("_", "-")
+    if kind not in KINDS:
+        raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    struct_type, upsert = KINDS[kind]
+    rows = read_csv(path, struct_type)
+    if progress:
+        progress(0, len(rows))
+    if not rows:
+        return 0
+    try:
+        await upsert(ctx, rows, progress=progress)
+    except LedgerError as exc:
+        raise _at_line(rows, exc) from None
+    return len(rows)
+
+
+__all__ = ["CsvRows", "ImportFailure", "import_file", "read_csv"]
