@@ -119,7 +119,14 @@ class PortalContext(TenantContext):
         return self.base.rstrip("/") + "/" + path.lstrip("/")
 
 
-PortalDep = NamedDependency[PortalContext]
-"""Annotate a portal handler's `portal` parameter with this to receive the PortalContext."""
-TenantDep = NamedDependency[TenantContext]
-"""Annotate an admin handler's `tenant` parameter with this to receive the TenantContext."""
+if TYPE_CHECKING:
+    PortalDep = NamedDependency[PortalContext]
+    TenantDep = NamedDependency[TenantContext]
+else:
+    # At run time the value is not validated: Litestar's signature model would ask msgspec to
+    # convert the dataclass, which evaluates its annotations (names imported only for type
+    # checking) and fails, besides copying the context on every request.
+    PortalDep = NamedDependency[Any]
+    TenantDep = NamedDependency[Any]
+"""Annotate a portal handler's `portal` parameter with `PortalDep` to receive the
+PortalContext, an admin handler's `tenant` parameter with `TenantDep` for the TenantContext."""

@@ -14,19 +14,21 @@ from typing import TYPE_CHECKING, Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException, TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
 
 from arportal.context import PortalContext
 from arportal.links import find_link, link_state
 from arportal.models import Customer, PortalLink, Tenant
+from arportal.portal.i18n import normalize_locale
+from arportal.ratelimit import FixedWindow, app_limiter, client_address
 from arportal.tenancy import customer_toggles, load_context
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Receive, Scope, Send
 
 SESSION_COOKIE = "arportal_session"
-TOKEN_STATE_KEY = "arportal_portal_token"
+TOKEN_STATE_KEY = "arportal_portal_token"  # noqa: S105 - a scope-state key
 CONTEXT_STATE_KEY = "arportal_portal_context"
 
 
@@ -35,18 +37,33 @@ class PortalLinkUnknown(NotFoundException):
 
 
 class PortalLinkExpired(HTTPException):
+    """The link (or the session's link) is past its `expires_at`. Carries what the expired
+    page shows: the customer's locale and the tenant's name, never the address on file."""
+
     status_code = 410
 
-    def __init__(self, link_id: int):
+    def __init__(self, link_id: int, locale: str = "en", tenant_name: str = ""):
         super().__init__(detail="this link has expired")
         self.link_id = link_id
+        self.locale = locale
+        self.tenant_name = tenant_name
 
 
 class PortalDisabled(HTTPException):
     status_code = 403
 
-    def __init__(self) -> None:
+    def __init__(self, locale: str = "en", tenant_name: str = "") -> None:
         super().__init__(detail="portal not available")
+        self.locale = locale
+        self.tenant_name = tenant_name
+
+
+class PortalRateLimited(TooManyRequestsException):
+    """Too many failed link look-ups (or renewals) from this client: 429 with Retry-After."""
+
+    def __init__(self, retry_after: int, locale: str | None = None) -> None:
+        super().__init__(detail="too many attempts", headers={"Retry-After": str(retry_after)})
+        self.locale = locale
 
 
 def session_value(secret: bytes, link: dict[str, Any]) -> str:
@@ -58,12 +75,46 @@ async def link_from_session(secret: bytes, value: str | None) -> dict[str, Any] 
     if not value or "." not in value:
         return None
     link_id, _, mac = value.partition(".")
-    if not link_id.isdigit():
+    if not link_id.isdigit() or len(link_id) > 18:
         return None
     link = await PortalLink.select().where(PortalLink.id == int(link_id)).first()
     if link is None or not hmac.compare_digest(session_value(secret, link), value):
         return None
     return link
+
+
+def failed_lookups(connection: ASGIConnection[Any, Any, Any, Any]) -> FixedWindow:
+    """Failed link look-ups per client address, `config.failed_lookup_limit` a minute."""
+    app = connection.app
+    return app_limiter(app, "failed-lookup", app.state.config.failed_lookup_limit, 60)
+
+
+async def presented_link(
+    connection: ASGIConnection[Any, Any, Any, Any],
+) -> tuple[dict[str, Any] | None, str]:
+    """The link row the request presents (token in the path, else session cookie), whatever
+    its state, and the portal base URL. A client past its failed look-up limit gets 429
+    before any look-up; a presented token or cookie that finds no live link counts as a
+    failure. A request presenting nothing gets the 404 without counting."""
+    state = connection.scope["state"]
+    token = state.get(TOKEN_STATE_KEY)
+    cookie = connection.cookies.get(SESSION_COOKIE)
+    if token is None and not cookie:
+        return None, "/portal"
+    limiter = failed_lookups(connection)
+    client = client_address(connection.scope)
+    if await limiter.exceeded(client):
+        raise PortalRateLimited(limiter.retry_after())
+    if token is not None:
+        link = await find_link(token)
+        base = f"/p/{token}"
+    else:
+        link = await link_from_session(connection.app.state.secret, cookie)
+        base = "/portal"
+    if link_state(link) == "unknown":
+        await limiter.hit(client)
+        return None, base
+    return link, base
 
 
 async def resolve_portal(connection: ASGIConnection[Any, Any, Any, Any]) -> PortalContext:
@@ -72,20 +123,12 @@ async def resolve_portal(connection: ASGIConnection[Any, Any, Any, Any]) -> Port
     if CONTEXT_STATE_KEY in state:
         return state[CONTEXT_STATE_KEY]  # type: ignore[no-any-return]
     app_state = connection.app.state
-    secret: bytes = app_state.secret
-    token = state.get(TOKEN_STATE_KEY)
-    if token is not None:
-        link = await find_link(token)
-        base = f"/p/{token}"
-    else:
-        link = await link_from_session(secret, connection.cookies.get(SESSION_COOKIE))
-        base = "/portal"
-    status = link_state(link)
-    if status == "unknown" or link is None:
+    link, base = await presented_link(connection)
+    if link is None:
         raise PortalLinkUnknown()
-    if status == "expired":
-        raise PortalLinkExpired(link["id"])
-    customer = await Customer.select().where(Customer.id == link["customer"]).first()
+    customer = await Customer.select().where(
+        (Customer.id == link["customer"]) & (Customer.tenant == link["tenant"])
+    ).first()
     tenant = await Tenant.select().where(Tenant.id == link["tenant"]).first()
     if customer is None or tenant is None:
         raise PortalLinkUnknown()
@@ -104,10 +147,12 @@ async def resolve_portal(connection: ASGIConnection[Any, Any, Any, Any]) -> Port
         actor=f"customer:{customer['external_id']}",
         link_id=link["id"],
         base=base,
-        locale=customer["locale"] or "en",
+        locale=normalize_locale(customer["locale"]),
     )
     if not portal.toggle_enabled("portal"):
-        raise PortalDisabled()
+        raise PortalDisabled(portal.locale, portal.name)
+    if link_state(link) == "expired":
+        raise PortalLinkExpired(link["id"], portal.locale, portal.name)
     state[CONTEXT_STATE_KEY] = portal
     state["arportal_link"] = link
     return portal
@@ -117,7 +162,9 @@ async def provide_portal(request: Request[Any, Any, Any]) -> PortalContext:
     return await resolve_portal(request)
 
 
-async def portal_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def portal_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
     """Resolve the customer, then answer 404 when the route's feature or toggle is off."""
     if handler.opt.get("public"):
         return

@@ -1,26 +1,58 @@
-"""Core portal pages."""
+"""Core portal pages: home (balance and invoices), an invoice, its PDF, the stylesheets, and the
+error pages. Each page makes a fixed number of SQL queries and plugin calls, whatever the
+number of invoices (see `arportal.portal.queries`)."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from litestar import Request, Response, get
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, NotFoundException, TooManyRequestsException
 from litestar.response import Redirect, Template
 
-from arportal.context import PortalDep
+from arportal.context import PortalContext, PortalDep
+from arportal.portal import queries, slots
 from arportal.portal.access import (
+    CONTEXT_STATE_KEY,
     SESSION_COOKIE,
+    TOKEN_STATE_KEY,
     PortalDisabled,
     PortalLinkExpired,
-    PortalLinkUnknown,
     session_value,
 )
+from arportal.portal.i18n import from_accept_language
+from arportal.portal.rendering import base_context, page_context, stylesheet
+from arportal.portal.renew import link_sent, renew
+
+
+def invoice_url(portal: PortalContext, external_id: str, suffix: str = "") -> str:
+    """An invoice's page (or `suffix="/pdf"`). Ids with a slash, common in ERPs, cannot be a
+    path segment (the path is decoded before routing), so they go in the query string."""
+    if "/" in external_id:
+        return portal.url(f"invoice{suffix}") + "?" + urlencode({"id": external_id})
+    return portal.url(f"invoices/{quote(external_id, safe='')}{suffix}")
+
+
+def _safe_pdf_url(value: Any) -> str | None:
+    """An http(s) URL or a same-origin path; anything else (javascript:, //host) is no link."""
+    if not isinstance(value, str) or not value or any(c in value for c in "\r\n\t "):
+        return None
+    lowered = value.lower()
+    if lowered.startswith(("https://", "http://")):
+        return value
+    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return None
+
+
+# --- Pages -----------------------------------------------------------------------------------
 
 
 @get("/enter")
 async def enter(request: Request[Any, Any, Any], portal: PortalDep) -> Redirect:
-    """`GET /p/<token>`: bind a session cookie to the link and go to token-free URLs."""
+    """`GET /p/<token>`: bind a session cookie to the link and go to token-free URLs. Nothing
+    is written: a mail scanner opening the link uses nothing up."""
     link = request.scope["state"]["arportal_link"]
     config = request.app.state.config
     response = Redirect("/portal/", status_code=303)
@@ -36,22 +68,216 @@ async def enter(request: Request[Any, Any, Any], portal: PortalDep) -> Redirect:
 
 
 @get("/")
-async def home(portal: PortalDep) -> Template:
-    return Template(template_name="core:portal/home.html", context={"portal": portal})
+async def home(
+    portal: PortalDep,
+    status: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+) -> Template:
+    tab = status if status in queries.TABS else queries.DEFAULT_TAB
+    settings = portal.portal_settings
+    today = portal.today()
+    customer = portal.customer
+    totals = await queries.balances(
+        portal.tenant_id, customer["id"], today, settings.hide_future_invoices
+    )
+    page = await queries.invoice_page(
+        portal.tenant_id,
+        customer["id"],
+        tab,
+        today=today,
+        hide_future=settings.hide_future_invoices,
+        size=settings.page_size,
+        after=queries.Cursor.decode(after),
+        before=queries.Cursor.decode(before),
+    )
+    for invoice in page.rows:
+        invoice["url"] = invoice_url(portal, invoice["external_id"])
+    badges = await slots.badges(portal, page.rows)
+    panels = await slots.panels(portal)
+
+    def tab_url(name: str, **cursor: str) -> str:
+        return portal.url("") + "?" + urlencode({"status": name, **cursor})
+
+    context = await page_context(
+        portal,
+        tab=tab,
+        tabs=[(name, tab_url(name)) for name in queries.TABS],
+        totals=totals,
+        open_count=sum(row["open_count"] for row in totals),
+        page=page,
+        badges=badges,
+        panels=panels,
+        prev_url=tab_url(tab, before=page.prev_cursor) if page.prev_cursor else None,
+        next_url=tab_url(tab, after=page.next_cursor) if page.next_cursor else None,
+        first_url=tab_url(tab) if (after or before) and page.prev_cursor else None,
+    )
+    return Template(template_name="core:portal/home.html", context=context)
 
 
+async def _invoice_or_404(portal: PortalContext, external_id: str) -> dict[str, Any]:
+    settings = portal.portal_settings
+    invoice = await queries.invoice_by_external_id(
+        portal.tenant_id,
+        portal.customer["id"],
+        external_id,
+        portal.today(),
+        settings.hide_future_invoices,
+    )
+    if invoice is None:
+        raise NotFoundException()
+    return invoice
 
 
-def _render(template: str, status: int):  # type: ignore[no-untyped-def]
-    def handler(request: Request[Any, Any, Any], exc: HTTPException) -> Template:
-        return Template(template_name=template, context={"exc": exc}, status_code=status)
+async def _invoice_page(portal: PortalContext, external_id: str) -> Template:
+    invoice = await _invoice_or_404(portal, external_id)
+    invoice["url"] = invoice_url(portal, invoice["external_id"])
+    pdf = _safe_pdf_url(invoice["pdf_url"])
+    context = await page_context(
+        portal,
+        invoice=invoice,
+        pdf_url=invoice_url(portal, invoice["external_id"], "/pdf") if pdf else None,
+        allocations=await queries.allocations(portal.tenant_id, invoice["id"]),
+        badges=(await slots.badges(portal, [invoice])).get(invoice["id"], []),
+        actions=await slots.invoice_actions(portal, invoice),
+        home_url=portal.url(""),
+    )
+    return Template(template_name="core:portal/invoice.html", context=context)
 
-    return handler
+
+@get("/invoices/{external_id:str}")
+async def invoice_page(portal: PortalDep, external_id: str) -> Template:
+    return await _invoice_page(portal, external_id)
 
 
-PORTAL_HANDLERS: list[Any] = [enter, home]
+@get("/invoice")
+async def invoice_page_by_query(portal: PortalDep, id: str) -> Template:  # noqa: A002
+    return await _invoice_page(portal, id)
+
+
+async def _pdf(portal: PortalContext, external_id: str) -> Redirect:
+    invoice = await _invoice_or_404(portal, external_id)
+    target = _safe_pdf_url(invoice["pdf_url"])
+    if target is None:
+        raise NotFoundException()
+    return Redirect(target, status_code=303)
+
+
+@get("/invoices/{external_id:str}/pdf")
+async def invoice_pdf(portal: PortalDep, external_id: str) -> Redirect:
+    """The invoice's PDF: a redirect to where it is kept (`pdf_url`)."""
+    return await _pdf(portal, external_id)
+
+
+@get("/invoice/pdf")
+async def invoice_pdf_by_query(portal: PortalDep, id: str) -> Redirect:  # noqa: A002
+    return await _pdf(portal, id)
+
+
+# --- Stylesheets and logo --------------------------------------------------------------------
+
+
+@get("/static/portal.css", opt={"public": True})
+async def portal_css() -> Response[bytes]:
+    content, version = stylesheet()
+    return Response(
+        content,
+        media_type="text/css; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=86400", "ETag": f'"{version}"'},
+    )
+
+
+@get("/theme.css")
+async def theme_css(portal: PortalDep) -> Response[str]:
+    """The tenant's colours as CSS custom properties (no inline style under the CSP)."""
+    brand = slots.brand(portal, await slots.theme_of(portal))
+    return Response(
+        brand.css(),
+        media_type="text/css; charset=utf-8",
+        headers={"Cache-Control": "private, max-age=300"},
+    )
+
+
+@get("/logo")
+async def logo(portal: PortalDep) -> Response[bytes]:
+    theme = await slots.theme_of(portal)
+    if not theme.logo_bytes or theme.logo_content_type not in slots.LOGO_TYPES:
+        raise NotFoundException()
+    return Response(
+        theme.logo_bytes,
+        media_type=theme.logo_content_type,
+        headers={"Cache-Control": "private, max-age=300"},
+    )
+
+
+# --- Error pages -----------------------------------------------------------------------------
+
+
+def _known_locale(request: Request[Any, Any, Any]) -> str:
+    portal = request.scope["state"].get(CONTEXT_STATE_KEY)
+    if portal is not None:
+        return portal.locale  # type: ignore[no-any-return]
+    return from_accept_language(request.headers.get("accept-language"))
+
+
+def _not_found(request: Request[Any, Any, Any], exc: HTTPException) -> Template:
+    """Unknown, rotated and revoked links, no session, and missing pages: one 404 page (it
+    shows nothing of the tenant or the customer unless the session is a live one)."""
+    portal = request.scope["state"].get(CONTEXT_STATE_KEY)
+    extra: dict[str, Any] = {}
+    if portal is not None:
+        extra = {"home_url": portal.url("")}
+    return Template(
+        template_name="core:portal/not_found.html",
+        context=base_context(_known_locale(request), **extra),
+        status_code=404,
+    )
+
+
+def _expired(request: Request[Any, Any, Any], exc: PortalLinkExpired) -> Template:
+    token = request.scope["state"].get(TOKEN_STATE_KEY)
+    base = f"/p/{token}" if token is not None else "/portal"
+    return Template(
+        template_name="core:portal/expired.html",
+        context=base_context(exc.locale, tenant_name=exc.tenant_name, renew_url=base + "/renew"),
+        status_code=410,
+    )
+
+
+def _disabled(request: Request[Any, Any, Any], exc: PortalDisabled) -> Template:
+    return Template(
+        template_name="core:portal/disabled.html",
+        context=base_context(exc.locale, tenant_name=exc.tenant_name),
+        status_code=403,
+    )
+
+
+def _rate_limited(request: Request[Any, Any, Any], exc: TooManyRequestsException) -> Template:
+    locale = getattr(exc, "locale", None) or _known_locale(request)
+    return Template(
+        template_name="core:portal/rate_limited.html",
+        context=base_context(locale),
+        status_code=429,
+        headers=dict(exc.headers or {}),
+    )
+
+
+PORTAL_HANDLERS: list[Any] = [
+    enter,
+    home,
+    invoice_page,
+    invoice_page_by_query,
+    invoice_pdf,
+    invoice_pdf_by_query,
+    portal_css,
+    theme_css,
+    logo,
+    renew,
+    link_sent,
+]
 PORTAL_EXCEPTION_HANDLERS: dict[Any, Any] = {
-    PortalLinkUnknown: _render("core:portal/not_found.html", 404),
-    PortalLinkExpired: _render("core:portal/expired.html", 410),
-    PortalDisabled: _render("core:portal/disabled.html", 403),
+    NotFoundException: _not_found,
+    PortalLinkExpired: _expired,
+    PortalDisabled: _disabled,
+    TooManyRequestsException: _rate_limited,
 }

@@ -1,0 +1,53 @@
+"""What every portal template is rendered with: strings in the customer's language, the
+stylesheet URL, and (on pages of a known customer) the tenant's brand and contact details."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from arportal.context import PortalContext
+from arportal.portal import slots
+from arportal.portal.i18n import language, translator
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+STYLESHEET = "portal.css"
+
+
+@cache
+def stylesheet() -> tuple[bytes, str]:
+    content = (STATIC_DIR / STYLESHEET).read_bytes()
+    return content, hashlib.sha256(content).hexdigest()[:12]
+
+
+def stylesheet_url() -> str:
+    return f"/portal/static/{STYLESHEET}?v={stylesheet()[1]}"
+
+
+def base_context(locale: str, **extra: Any) -> dict[str, Any]:
+    """What every portal template needs, error pages included."""
+    return {
+        "t": translator(locale),
+        "locale": locale,
+        "lang": language(locale),
+        "stylesheet": stylesheet_url(),
+        "brand": None,
+        "theme_css": None,
+        "contact": {},
+        **extra,
+    }
+
+
+async def page_context(portal: PortalContext, **extra: Any) -> dict[str, Any]:
+    """The base context plus the tenant's brand and contact details (two plugin calls)."""
+    brand = slots.brand(portal, await slots.theme_of(portal))
+    return base_context(
+        portal.locale,
+        portal=portal,
+        brand=brand,
+        theme_css=portal.url("theme.css"),
+        contact=await slots.contact_info(portal),
+        **extra,
+    )

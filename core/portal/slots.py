@@ -1,0 +1,138 @@
+"""What plugins add to portal pages, gathered through the context and made safe to draw.
+
+Every call goes through `PortalContext.call`/`first`, so only the plugins enabled for the
+tenant answer and a plugin that raises is logged and left out. Answers of the wrong shape are
+ignored rather than trusted. HTML from panels and actions is the plugin's own markup (a
+plugin is trusted code, like a template); badges and contact details are text, escaped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup
+
+from arportal.context import PortalContext
+from arportal.declarations import Theme
+
+HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_EMAIL = re.compile(r"^[^@\s<>\"'(),;:\\]+@[^@\s<>\"'(),;:\\]+\.[^@\s<>\"'(),;:\\]+$")
+LOGO_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+_DATA_LOGO = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]+$")
+CONTACT_KEYS = ("name", "email", "phone", "hours", "address", "note")
+
+
+@dataclass(frozen=True)
+class Brand:
+    """The theme as the pages use it: checked colours, a name, a same-origin logo."""
+
+    name: str
+    primary: str
+    primary_text: str
+    banner: str
+    banner_text: str
+    logo_src: str | None
+    theme: Theme
+
+    def css(self) -> str:
+        return (
+            ":root{"
+            f"--primary:{self.primary};--primary-text:{self.primary_text};"
+            f"--banner:{self.banner};--banner-text:{self.banner_text}"
+            "}\n"
+        )
+
+
+def _colour(value: Any, default: str) -> str:
+    return value if isinstance(value, str) and HEX_COLOUR.match(value) else default
+
+
+async def theme_of(portal: PortalContext) -> Theme:
+    theme = await portal.first("arportal_theme")
+    return theme if isinstance(theme, Theme) else Theme()
+
+
+def brand(portal: PortalContext, theme: Theme) -> Brand:
+    """Colours are re-checked as `#RRGGBB` (a colour reaching CSS unchecked is an injection);
+    a bad one falls back to the default."""
+    default = Theme()
+    logo_src = None
+    if theme.logo_bytes and theme.logo_content_type in LOGO_TYPES:
+        logo_src = portal.url("logo")
+    elif isinstance(theme.logo_url, str) and (
+        (theme.logo_url.startswith("/") and not theme.logo_url.startswith("//"))
+        or _DATA_LOGO.match(theme.logo_url)
+    ):
+        logo_src = theme.logo_url
+    name = theme.display_name if isinstance(theme.display_name, str) and theme.display_name else ""
+    return Brand(
+        name=name.strip() or portal.name,
+        primary=_colour(theme.primary_color, default.primary_color),
+        primary_text=_colour(theme.primary_text_color, default.primary_text_color),
+        banner=_colour(theme.banner_color, default.banner_color),
+        banner_text=_colour(theme.banner_text_color, default.banner_text_color),
+        logo_src=logo_src,
+        theme=theme,
+    )
+
+
+def _markups(answers: Iterable[Any]) -> list[Markup]:
+    blocks: list[Markup] = []
+    for answer in answers:
+        for item in answer if isinstance(answer, list | tuple) else [answer]:
+            if isinstance(item, str) and item.strip():
+                blocks.append(Markup(item))  # noqa: S704 - plugin markup, trusted like a template
+    return blocks
+
+
+async def panels(portal: PortalContext) -> list[Markup]:
+    return _markups(await portal.call("arportal_portal_panels"))
+
+
+async def invoice_actions(portal: PortalContext, invoice: dict[str, Any]) -> list[Markup]:
+    return _markups(await portal.call("arportal_invoice_actions", invoice=invoice))
+
+
+async def badges(portal: PortalContext, invoices: list[dict[str, Any]]) -> dict[int, list[str]]:
+    """One call for a whole page of invoices; answers merged per invoice id."""
+    if not invoices:
+        return {}
+    merged: dict[int, list[str]] = {}
+    for answer in await portal.call("arportal_invoice_badges", invoices=invoices):
+        if not isinstance(answer, dict):
+            continue
+        for key, texts in answer.items():
+            try:
+                invoice_id = int(key)
+            except (TypeError, ValueError):
+                continue
+            items = [texts] if isinstance(texts, str) else texts
+            if not isinstance(items, list | tuple):
+                continue
+            merged.setdefault(invoice_id, []).extend(str(t) for t in items if t)
+    return merged
+
+
+async def contact_info(portal: PortalContext) -> dict[str, str]:
+    """Contact details merged from every plugin (a later answer wins a key), with only the
+    fields the page knows how to show; an email or phone that is not one is dropped."""
+    merged: dict[str, str] = {}
+    for answer in await portal.call("arportal_contact_info"):
+        if isinstance(answer, dict):
+            merged.update(
+                {k: v.strip() for k, v in answer.items()
+                 if k in CONTACT_KEYS and isinstance(v, str)}
+            )
+    contact = {k: v for k, v in merged.items() if v}
+    if "email" in contact and not _EMAIL.match(contact["email"]):
+        del contact["email"]
+    if "phone" in contact:
+        dial = re.sub(r"[^\d+]", "", contact["phone"])
+        if len(dial.lstrip("+")) < 3:
+            del contact["phone"]
+        else:
+            contact["tel"] = dial
+    return contact
