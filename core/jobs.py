@@ -16,6 +16,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from arportal.clock import utcnow
 from arportal.models import JobState, Tenant
 from arportal.tenancy import load_context
@@ -49,11 +51,21 @@ class JobRun:
     error: str | None = None
     seconds: float = 0.0
     result: Any = None
+    """What the job answered, as plain data (dicts, lists, str, numbers) so it prints as JSON."""
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["result"] = None if self.result is None else repr(self.result)
-        return data
+        return dataclasses.asdict(self)
+
+
+def plain_result(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    try:
+        return msgspec.to_builtins(value)
+    except TypeError:
+        return repr(value)
 
 
 def state_name(job: Job, plugin: str) -> str:
@@ -129,7 +141,7 @@ async def _run_one(job: Job, plugin: str, ctx: TenantContext | None, host: Plugi
         result = job.run(**_call_arguments(job.run, {"ctx": ctx, "config": config, "host": host}))
         if inspect.isawaitable(result):
             result = await result
-        run.ok, run.result = True, result
+        run.ok, run.result = True, plain_result(result)
         last_run_at = now
     except Exception as exc:
         run.error = f"{type(exc).__name__}: {exc}"

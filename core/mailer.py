@@ -17,6 +17,7 @@ from email.utils import format_datetime, parseaddr
 from typing import TYPE_CHECKING, Any
 
 import aiosmtplib
+
 from arportal import db
 from arportal.clock import utcnow
 from arportal.models import OutboxMessage

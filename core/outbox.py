@@ -10,9 +10,10 @@ import weakref
 from email.utils import formataddr, parseaddr
 from typing import TYPE_CHECKING, Any
 
+from jinja2 import Environment, TemplateNotFound
+
 from arportal.declarations import MailSender, Theme
 from arportal.models import OutboxMessage
-from jinja2 import Environment, TemplateNotFound
 
 if TYPE_CHECKING:
     from arportal.context import TenantContext
@@ -172,7 +173,7 @@ async def list_outbox(
         OutboxMessage.status,
         OutboxMessage.from_addr,
         OutboxMessage.reply_to,
-        OutboxMessage.to_addrs.as_alias("to"),
+        OutboxMessage.to_addrs,
         OutboxMessage.subject,
         OutboxMessage.attempts,
         OutboxMessage.next_attempt_at,

@@ -29,6 +29,11 @@ def smtp_server() -> Iterator[SmtpServer]:
     server.stop()
 
 
+def mail_app(config: Any, tmp_path: Any, **plugin_options: Any) -> Any:
+    plugin = MailPlugin(tmp_path / "mail", **plugin_options)
+    return running_app(config, plugins=[("mailtest", plugin)])
+
+
 def smtp_config(port: int) -> SmtpConfig:
     return SmtpConfig(host="127.0.0.1", port=port, timeout=5)
 
@@ -56,9 +61,10 @@ async def outbox_row(message_id: int) -> dict[str, Any]:
 async def test_mail_is_delivered_from_the_instance_default(
     make_config: Any, tmp_path: Any, smtp_server: SmtpServer
 ) -> None:
-    config = make_config(smtp=smtp_config(smtp_server.port), mail_from="AR Portal <ar@portal.example>")
-    plugin = MailPlugin(tmp_path / "mail")
-    async with running_app(config, plugins=[("mailtest", plugin)]) as running:
+    config = make_config(
+        smtp=smtp_config(smtp_server.port), mail_from="AR Portal <ar@portal.example>"
+    )
+    async with mail_app(config, tmp_path) as running:
         ctx = await tenant_ctx(running, name="O'Brien & Sons")
         message_id = await greet(ctx, "Ann")
 
@@ -86,9 +92,10 @@ async def test_mail_comes_from_the_plugins_sender(
     make_config: Any, tmp_path: Any, smtp_server: SmtpServer
 ) -> None:
     config = make_config(smtp=smtp_config(smtp_server.port))
-    sender = MailSender(email="billing@acme.example", name="Acme Billing", reply_to="ar@acme.example")
-    plugin = MailPlugin(tmp_path / "mail", sender=sender)
-    async with running_app(config, plugins=[("mailtest", plugin)]) as running:
+    sender = MailSender(
+        email="billing@acme.example", name="Acme Billing", reply_to="ar@acme.example"
+    )
+    async with mail_app(config, tmp_path, sender=sender) as running:
         ctx = await tenant_ctx(running)
         await enqueue_mail(
             ctx, to=["bob@example.com"], subject="Your statement", template="mailtest:plain",
@@ -111,7 +118,7 @@ async def test_nothing_is_lost_while_the_smtp_server_is_down(
 ) -> None:
     server = SmtpServer()  # its port has nothing listening yet
     config = make_config(smtp=smtp_config(server.port))
-    async with running_app(config, plugins=[("mailtest", MailPlugin(tmp_path / "mail"))]) as running:
+    async with mail_app(config, tmp_path) as running:
         ctx = await tenant_ctx(running)
         message_id = await greet(ctx)
         before = utcnow()
@@ -146,7 +153,7 @@ async def test_nothing_is_lost_while_the_smtp_server_is_down(
 async def test_a_mail_is_given_up_after_the_last_attempt(make_config: Any, tmp_path: Any) -> None:
     server = SmtpServer()
     config = make_config(smtp=smtp_config(server.port))
-    async with running_app(config, plugins=[("mailtest", MailPlugin(tmp_path / "mail"))]) as running:
+    async with mail_app(config, tmp_path) as running:
         ctx = await tenant_ctx(running)
         message_id = await greet(ctx)
         await OutboxMessage.update({OutboxMessage.attempts: MAX_ATTEMPTS - 1}).where(
@@ -165,7 +172,7 @@ async def test_two_concurrent_deliveries_send_each_mail_once(
     make_config: Any, tmp_path: Any, smtp_server: SmtpServer
 ) -> None:
     config = make_config(smtp=smtp_config(smtp_server.port))
-    async with running_app(config, plugins=[("mailtest", MailPlugin(tmp_path / "mail"))]) as running:
+    async with mail_app(config, tmp_path) as running:
         ctx = await tenant_ctx(running)
         names = [f"Person{i}" for i in range(8)]
         for name in names:
@@ -188,7 +195,7 @@ async def test_two_concurrent_deliveries_send_each_mail_once(
 async def test_without_smtp_mail_waits_in_the_outbox(make_config: Any, tmp_path: Any) -> None:
     config = make_config()
     assert config.smtp is None
-    async with running_app(config, plugins=[("mailtest", MailPlugin(tmp_path / "mail"))]) as running:
+    async with mail_app(config, tmp_path) as running:
         ctx = await tenant_ctx(running)
         message_id = await greet(ctx)
 
@@ -204,13 +211,15 @@ async def test_the_core_job_delivers_the_outbox(
     make_config: Any, tmp_path: Any, smtp_server: SmtpServer
 ) -> None:
     config = make_config(smtp=smtp_config(smtp_server.port))
-    async with running_app(config, plugins=[("mailtest", MailPlugin(tmp_path / "mail"))]) as running:
+    async with mail_app(config, tmp_path) as running:
         ctx = await tenant_ctx(running)
         await greet(ctx)
 
         runs = await run_due_jobs(running.host, config, only=["deliver_outbox"])
 
         [run] = runs
-        assert (run.name, run.plugin, run.tenant_id, run.ok) == ("deliver_outbox", "core", None, True)
-        assert run.result.sent == 1
+        assert (run.name, run.plugin, run.tenant_id, run.ok) == (
+            "deliver_outbox", "core", None, True,
+        )
+        assert run.result == {"sent": 1, "failed": 0, "retried": 0}
         assert [m["Subject"] for m in smtp_server.messages] == ["Hello Ann"]
