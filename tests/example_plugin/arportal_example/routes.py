@@ -7,10 +7,10 @@ import datetime as dt
 from typing import Annotated, Any
 
 import msgspec
-from arportal import Invoice, PortalDep, TenantDep, emit_event
+from arportal import Invoice, PortalDep, TenantDep, emit_event, enqueue_mail
 from litestar import get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from arportal_example.models import ExampleNote
@@ -73,7 +73,7 @@ async def _upcoming(portal: Any, days: int) -> list[dict[str, Any]]:
 
 
 @get("/example", opt={"feature": FEATURE}, name="example:page")
-async def page(portal: PortalDep, invoice: str | None = None) -> Template:
+async def page(portal: PortalDep, invoice: FromQuery[str | None] = None) -> Template:
     settings = portal.settings("example")
     return Template(
         template_name="example:page.html",
@@ -97,10 +97,20 @@ async def add_note(
             tenant=portal.tenant_id, customer=portal.customer["id"], kind="note", body=data.body
         )
     ).returning(ExampleNote.id)
+    note_id = rows[0]["id"]
+    if portal.customer["email"]:
+        await enqueue_mail(
+            portal,
+            to=[portal.customer["email"]],
+            subject=f"{portal.name} received your note",
+            template="example:mail/note_received",
+            context={"body": data.body, "customer_name": portal.customer["name"]},
+            dedupe_key=f"example-note-{note_id}",
+        )
     await emit_event(
         portal,
         "example_note_added",
-        {"note_id": rows[0]["id"], "customer_external_id": portal.customer["external_id"]},
+        {"note_id": note_id, "customer_external_id": portal.customer["external_id"]},
         subject_type="customer",
         subject_id=portal.customer["external_id"],
     )
@@ -126,9 +136,9 @@ async def reminders(portal: PortalDep) -> Template:
 @get("/example/notes", opt={"feature": FEATURE})
 async def list_notes(
     tenant: TenantDep,
-    kind: str | None = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    kind: FromQuery[str | None] = None,
+    cursor: FromQuery[str | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
 ) -> NotesPage:
     """The tenant's notes, oldest first; pass `next_cursor` back as `cursor` for more."""
     where = ExampleNote.tenant == tenant.tenant_id
