@@ -9,6 +9,7 @@ failures the mail is marked `failed`.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -160,8 +161,10 @@ async def deliver_pending(
 
     client: aiosmtplib.SMTP | None = None
     server_down: str | None = None
+    unstarted = [row["id"] for row in rows]
     try:
         for row in rows:
+            unstarted.remove(row["id"])
             error = server_down
             if error is None and client is None:
                 try:
@@ -173,7 +176,8 @@ async def deliver_pending(
                     await _send(client, row)
                 except Exception as exc:
                     error = _describe(exc)
-                    client = await _drop(client)
+                    await _drop(client)
+                    client = None
             if error is None:
                 await _mark_sent(row["id"], now)
                 report.sent += 1
@@ -185,15 +189,30 @@ async def deliver_pending(
             else:
                 report.retried += 1
     finally:
+        if unstarted:  # cancelled (shut-down) or a database error: others may take them now
+            await asyncio.shield(_release(unstarted))
         await _drop(client)
     return report
+
+
+async def _release(ids: list[int]) -> None:
+    try:
+        await OutboxMessage.update({OutboxMessage.claimed_until: None}).where(
+            OutboxMessage.id.is_in(ids), OutboxMessage.status == "pending"
+        )
+    except Exception:
+        log.exception("outbox: could not release claims; they expire in %ss", CLAIM_SECONDS)
 
 
 async def _connect(smtp: SmtpConfig) -> aiosmtplib.SMTP:
     """Connect (TLS, STARTTLS and login as configured). A failure here fails the whole batch:
     the server is unreachable or refuses us, and each mail waits for its next attempt."""
     client = _client(smtp)
-    await client.connect()
+    try:
+        await client.connect()
+    except BaseException:
+        client.close()
+        raise
     return client
 
 
@@ -215,4 +234,3 @@ async def _drop(client: aiosmtplib.SMTP | None) -> None:
             await client.quit()
         except Exception:
             client.close()
-    return None

@@ -13,7 +13,7 @@ import pytest
 import arportal
 from arportal.clock import utcnow
 from arportal.declarations import Feature, Job
-from arportal.jobs import run_due_jobs, start_job_loop
+from arportal.jobs import claim, release, run_due_jobs, start_job_loop
 from arportal.models import TenantFeature
 from tests.conftest import make_tenant, running_app
 
@@ -176,3 +176,23 @@ async def test_the_job_loop_runs_jobs_until_cancelled(running: Any, plugin: Jobs
         with pytest.raises(asyncio.CancelledError):
             await task
     assert plugin.count_of("count") == ["on"]
+
+
+async def test_claims_decide_who_runs_and_when(running: Any) -> None:
+    start = utcnow()
+    hour = dt.timedelta(hours=1)
+
+    state_id = await claim("x:job", 7, 3600, start)
+    assert state_id is not None
+    assert await claim("x:job", 7, 3600, start) is None  # held by the first claim
+    assert await claim("x:job", 7, 3600, start, force=True) is None  # even when forced
+    assert await claim("x:job", 8, 3600, start) is not None  # another tenant is free
+
+    await release(state_id, last_run_at=start)
+    assert await claim("x:job", 7, 3600, start + hour - dt.timedelta(seconds=1)) is None
+    assert await claim("x:job", 7, 3600, start, force=True) == state_id
+    await release(state_id, last_run_at=start)
+    assert await claim("x:job", 7, 3600, start + hour) == state_id
+
+    # A claim left by a process that died expires.
+    assert await claim("x:job", 7, 0, start + hour + dt.timedelta(minutes=16)) == state_id

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from arportal import mailer
 from arportal.clock import utcnow
 from arportal.config import SmtpConfig
 from arportal.declarations import MailSender
@@ -223,3 +224,31 @@ async def test_the_core_job_delivers_the_outbox(
         )
         assert run.result == {"sent": 1, "failed": 0, "retried": 0}
         assert [m["Subject"] for m in smtp_server.messages] == ["Hello Ann"]
+
+
+async def test_an_interrupted_run_releases_the_mail_it_did_not_start(
+    make_config: Any, tmp_path: Any, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_config(smtp=smtp_config(smtp_server.port))
+    async with mail_app(config, tmp_path) as running:
+        ctx = await tenant_ctx(running)
+        first, second, third = [await greet(ctx, name) for name in ("Ann", "Bob", "Cy")]
+
+        async def shut_down(client: Any, row: dict[str, Any]) -> None:
+            raise asyncio.CancelledError
+
+        with monkeypatch.context() as patch:
+            patch.setattr(mailer, "_send", shut_down)
+            with pytest.raises(asyncio.CancelledError):
+                await deliver_pending(config)
+
+        # The mail in flight keeps its claim (it may have reached the server); the others
+        # are free at once and go out with the next run.
+        assert (await outbox_row(first))["claimed_until"] is not None
+        assert (await deliver_pending(config)).sent == 2
+        assert sorted(m["Subject"] for m in smtp_server.messages) == ["Hello Bob", "Hello Cy"]
+        assert {(await outbox_row(i))["status"] for i in (second, third)} == {"sent"}
+
+        later = utcnow() + dt.timedelta(minutes=11)
+        assert (await deliver_pending(config, now=later)).sent == 1
+        assert (await outbox_row(first))["status"] == "sent"
