@@ -198,12 +198,37 @@ class PluginHost:
         check_compatible(name, plugin)
         if name == CORE_PLUGIN or self.pm.has_plugin(name):
             raise PluginError(f"plugin {name!r}: the name is already taken")
+        self._check_arguments(name, plugin)
         try:
             self.pm.register(plugin, name=name)
-        except pluggy.PluginValidationError as exc:
-            raise PluginError(f"plugin {name!r}: {exc}") from None
-        except ValueError as exc:
-            raise PluginError(f"plugin {name!r}: {exc}") from None
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            reason = str(exc).replace("\n", "; ")
+            raise PluginError(f"plugin {name!r}: {reason}") from None
+
+    def _check_arguments(self, name: str, plugin: Any) -> None:
+        """An implementation may take a subset of its hook's arguments, never one the hook
+        does not offer (pluggy would refuse it with a longer message)."""
+        for attr in dir(plugin):
+            opts = self.pm.parse_hookimpl_opts(plugin, attr)
+            if opts is None:
+                continue
+            hook_name = opts.get("specname") or attr
+            caller = getattr(self.pm.hook, hook_name, None)
+            if caller is None or caller.spec is None:
+                continue
+            parameters = inspect.signature(getattr(plugin, attr)).parameters.values()
+            wanted = [
+                p.name for p in parameters
+                if p.default is inspect.Parameter.empty
+                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY, p.POSITIONAL_ONLY)
+            ]
+            extra = [arg for arg in wanted if arg not in caller.spec.argnames]
+            if extra:
+                offered = ", ".join(caller.spec.argnames) or "no arguments"
+                raise PluginError(
+                    f"plugin {name!r}: {attr}() takes {', '.join(extra)}, which {hook_name} "
+                    f"does not offer (it offers {offered})"
+                )
 
     def _add_plugin_hookspecs(self) -> None:
         for impl in self._impls("arportal_hookspecs"):
@@ -289,8 +314,10 @@ class PluginHost:
         return value
 
     def _declared(self, hook_name: str, kind: type | tuple[type, ...]) -> list[tuple[Any, str]]:
+        """Declarations in registration order (the core first, then plugins by name), so a
+        conflict is blamed on the later plugin."""
         items = []
-        for impl in self._impls(hook_name):
+        for impl in reversed(self._impls(hook_name)):
             for item in _as_list(self._declare(impl, hook_name)):
                 if not isinstance(item, kind):
                     kinds = kind if isinstance(kind, tuple) else (kind,)
