@@ -191,9 +191,9 @@ class PortalPathRewrite:
         if scope["type"] == "http":
             path: str = scope["path"]
             if path.startswith("/p/"):
-                token, _, rest = path[3:].partition("/")
+                token, slash, rest = path[3:].partition("/")
                 scope["state"][TOKEN_STATE_KEY] = token
-                new_path = "/portal/" + rest if rest else "/portal/enter"
+                new_path = "/portal/" + rest if slash else "/portal/enter"
                 scope["path"] = new_path
                 scope["raw_path"] = new_path.encode()
         await self.app(scope, receive, send)

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from arportal import db
@@ -139,6 +140,6 @@ def mail_context(
 
 
 @get("/link-sent", opt={"public": True})
-async def link_sent(lang: str | None = None) -> Template:
+async def link_sent(lang: FromQuery[str | None] = None) -> Template:
     locale = lang if lang in SUPPORTED else "en"
     return Template(template_name="core:portal/link_sent.html", context=base_context(locale))

@@ -9,6 +9,7 @@ from urllib.parse import quote, urlencode
 
 from litestar import Request, Response, get
 from litestar.exceptions import HTTPException, NotFoundException, TooManyRequestsException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from arportal.context import PortalContext, PortalDep
@@ -70,9 +71,9 @@ async def enter(request: Request[Any, Any, Any], portal: PortalDep) -> Redirect:
 @get("/")
 async def home(
     portal: PortalDep,
-    status: str | None = None,
-    after: str | None = None,
-    before: str | None = None,
+    status: FromQuery[str | None] = None,
+    after: FromQuery[str | None] = None,
+    before: FromQuery[str | None] = None,
 ) -> Template:
     tab = status if status in queries.TABS else queries.DEFAULT_TAB
     settings = portal.portal_settings
@@ -115,7 +116,7 @@ async def home(
     return Template(template_name="core:portal/home.html", context=context)
 
 
-async def _invoice_or_404(portal: PortalContext, external_id: str) -> dict[str, Any]:
+async def _invoice_or_404(portal: PortalContext, external_id: FromPath[str]) -> dict[str, Any]:
     settings = portal.portal_settings
     invoice = await queries.invoice_by_external_id(
         portal.tenant_id,
@@ -129,7 +130,7 @@ async def _invoice_or_404(portal: PortalContext, external_id: str) -> dict[str, 
     return invoice
 
 
-async def _invoice_page(portal: PortalContext, external_id: str) -> Template:
+async def _invoice_page(portal: PortalContext, external_id: FromPath[str]) -> Template:
     invoice = await _invoice_or_404(portal, external_id)
     invoice["url"] = invoice_url(portal, invoice["external_id"])
     pdf = _safe_pdf_url(invoice["pdf_url"])
@@ -146,16 +147,16 @@ async def _invoice_page(portal: PortalContext, external_id: str) -> Template:
 
 
 @get("/invoices/{external_id:str}")
-async def invoice_page(portal: PortalDep, external_id: str) -> Template:
+async def invoice_page(portal: PortalDep, external_id: FromPath[str]) -> Template:
     return await _invoice_page(portal, external_id)
 
 
 @get("/invoice")
-async def invoice_page_by_query(portal: PortalDep, id: str) -> Template:  # noqa: A002
+async def invoice_page_by_query(portal: PortalDep, id: FromQuery[str]) -> Template:  # noqa: A002
     return await _invoice_page(portal, id)
 
 
-async def _pdf(portal: PortalContext, external_id: str) -> Redirect:
+async def _pdf(portal: PortalContext, external_id: FromPath[str]) -> Redirect:
     invoice = await _invoice_or_404(portal, external_id)
     target = _safe_pdf_url(invoice["pdf_url"])
     if target is None:
@@ -164,13 +165,13 @@ async def _pdf(portal: PortalContext, external_id: str) -> Redirect:
 
 
 @get("/invoices/{external_id:str}/pdf")
-async def invoice_pdf(portal: PortalDep, external_id: str) -> Redirect:
+async def invoice_pdf(portal: PortalDep, external_id: FromPath[str]) -> Redirect:
     """The invoice's PDF: a redirect to where it is kept (`pdf_url`)."""
     return await _pdf(portal, external_id)
 
 
 @get("/invoice/pdf")
-async def invoice_pdf_by_query(portal: PortalDep, id: str) -> Redirect:  # noqa: A002
+async def invoice_pdf_by_query(portal: PortalDep, id: FromQuery[str]) -> Redirect:  # noqa: A002
     return await _pdf(portal, id)
 
 
