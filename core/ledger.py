@@ -205,8 +205,12 @@ def _locale(field: str, value: str) -> str:
 
 
 def _email(field: str, value: str) -> str:
+    """One address (it goes into mail headers: no CR/LF, no lists)."""
     value = value.strip()
-    if value and ("@" not in value or any(c in value for c in "\r\n\t ,;<>")):
+    if not value:
+        return value
+    local, _, domain = value.partition("@")
+    if not local or not domain or "@" in domain or any(c in value for c in '\r\n\t ,;<>"'):
         raise LedgerError(field, f"not an email address: {value!r}")
     return value
 

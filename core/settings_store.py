@@ -10,6 +10,7 @@ stored value.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -21,6 +22,7 @@ from arportal.settings import SECRET_MASK, SettingsError, decode_section, encode
 if TYPE_CHECKING:
     from arportal.context import TenantContext
 
+_NAMED = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
 UPSERT_SETTING = (
     "INSERT INTO tenant_setting (tenant, section, data) VALUES (?, ?, ?)"
     " ON CONFLICT (tenant, section) DO UPDATE SET data = excluded.data"
@@ -75,9 +77,24 @@ def _check_patch(
                     merged[name] = stored[name]
                 else:
                     merged.pop(name)
-        decoded = decode_section(key, section.schema, merged)
+        decoded = _decode(key, section.schema, merged)
         sections[key] = msgspec.to_builtins(decoded)
     return features, sections
+
+
+def _decode(key: str, schema: type[msgspec.Struct], data: dict[str, Any]) -> msgspec.Struct:
+    """`decode_section`, with the path down to the field for an unknown or missing field
+    and for a `__post_init__` check that raised "field: message" (msgspec gives no path)."""
+    try:
+        return decode_section(key, schema, data)
+    except SettingsError as exc:
+        named = _NAMED.search(exc.message)
+        if named:
+            raise SettingsError(f"{exc.path}.{named['name']}", exc.message) from None
+        name, sep, rest = exc.message.partition(":")
+        if exc.path == key and sep and name in schema.__struct_fields__:
+            raise SettingsError(f"{key}.{name}", rest.strip()) from None
+        raise
 
 
 async def apply_settings(ctx: TenantContext, patch: dict[str, Any]) -> dict[str, Any]:

@@ -45,8 +45,11 @@ class Recorder:
 
     @hookimpl
     def arportal_customer_toggles(self) -> list[CustomerToggle]:
-        return [CustomerToggle("autopay", "Autopay", default=False,
-                               default_setting="autopay.new_customers")]
+        return [
+            CustomerToggle(
+                "autopay", "Autopay", default=False, default_setting="autopay.new_customers"
+            )
+        ]
 
     @hookimpl
     def arportal_settings(self) -> list[SettingsSection]:
@@ -58,14 +61,29 @@ class Recorder:
 
     @hookimpl
     def arportal_invoice_changed(self, invoice: Any, previous: Any) -> None:
-        self.events.append(("invoice_changed", (
-            invoice["external_id"], invoice["amount_due_minor"], invoice["status"],
-            previous and previous["amount_due_minor"])))
+        self.events.append(
+            (
+                "invoice_changed",
+                (
+                    invoice["external_id"],
+                    invoice["amount_due_minor"],
+                    invoice["status"],
+                    previous and previous["amount_due_minor"],
+                ),
+            )
+        )
 
     @hookimpl
     async def arportal_payment_recorded(self, payment: Any) -> None:
-        self.events.append(("payment_recorded", (
-            payment["external_id"], [a["invoice_external_id"] for a in payment["allocations"]])))
+        self.events.append(
+            (
+                "payment_recorded",
+                (
+                    payment["external_id"],
+                    [a["invoice_external_id"] for a in payment["allocations"]],
+                ),
+            )
+        )
 
 
 RECORDER = Recorder()
@@ -88,35 +106,61 @@ def customer(ext: str = "C1", **kw: Any) -> CustomerIn:
 
 def invoice(ext: str, cust: str = "C1", total: str = "100.00", **kw: Any) -> InvoiceIn:
     return InvoiceIn(
-        external_id=ext, customer_external_id=cust, number=kw.pop("number", ext),
+        external_id=ext,
+        customer_external_id=cust,
+        number=kw.pop("number", ext),
         issue_date=kw.pop("issue_date", dt.date(2026, 1, 1)),
         due_date=kw.pop("due_date", dt.date(2026, 1, 31)),
-        currency=kw.pop("currency", "USD"), total=Decimal(total), **kw,
+        currency=kw.pop("currency", "USD"),
+        total=Decimal(total),
+        **kw,
     )
 
 
-def payment(ext: str, amount: str, allocations: list[tuple[str, str]], cust: str = "C1",
-            currency: str = "USD") -> PaymentIn:
+def payment(
+    ext: str,
+    amount: str,
+    allocations: list[tuple[str, str]],
+    cust: str = "C1",
+    currency: str = "USD",
+) -> PaymentIn:
     return PaymentIn(
-        external_id=ext, customer_external_id=cust, date=dt.date(2026, 2, 1), currency=currency,
+        external_id=ext,
+        customer_external_id=cust,
+        date=dt.date(2026, 2, 1),
+        currency=currency,
         amount=Decimal(amount),
-        allocations=[AllocationIn(invoice_external_id=i, amount=Decimal(a)) for i, a in allocations],
+        allocations=[
+            AllocationIn(invoice_external_id=i, amount=Decimal(a)) for i, a in allocations
+        ],
     )
 
 
 async def invoice_row(tenant_id: int, ext: str) -> dict[str, Any]:
-    return await Invoice.select().where(  # type: ignore[no-any-return]
-        (Invoice.tenant == tenant_id) & (Invoice.external_id == ext)
-    ).first()
+    return (
+        await Invoice.select()
+        .where(  # type: ignore[no-any-return]
+            (Invoice.tenant == tenant_id) & (Invoice.external_id == ext)
+        )
+        .first()
+    )
 
 
 async def test_new_customers_get_a_link_and_toggles_and_updates_keep_them(ctx: Any) -> None:
     ctx.settings_data["autopay"] = {"new_customers": True}
-    rows = await upsert_customers(ctx, [
-        customer("C1", email="ap@one.example", locale="fr-FR", currency="eur",
-                 extra={"netsuite_id": "77"}),
-        customer("C2"),
-    ])
+    rows = await upsert_customers(
+        ctx,
+        [
+            customer(
+                "C1",
+                email="ap@one.example",
+                locale="fr-FR",
+                currency="eur",
+                extra={"netsuite_id": "77"},
+            ),
+            customer("C2"),
+        ],
+    )
     assert [r["external_id"] for r in rows] == ["C1", "C2"]
     assert rows[0]["currency"] == "EUR" and rows[0]["locale"] == "fr_FR"
     out = await customer_out(ctx, rows)
@@ -128,14 +172,28 @@ async def test_new_customers_get_a_link_and_toggles_and_updates_keep_them(ctx: A
     assert ("customer_created", "C1") in RECORDER.events
 
     RECORDER.events.clear()
-    again = await upsert_customers(ctx, [customer("C1", name="Renamed", email="ap@one.example",
-                                                  locale="fr_FR", currency="EUR",
-                                                  extra={"netsuite_id": "77"})])
+    again = await upsert_customers(
+        ctx,
+        [
+            customer(
+                "C1",
+                name="Renamed",
+                email="ap@one.example",
+                locale="fr_FR",
+                currency="EUR",
+                extra={"netsuite_id": "77"},
+            )
+        ],
+    )
     assert again[0]["id"] == rows[0]["id"] and again[0]["name"] == "Renamed"
     assert RECORDER.events == []
     assert (await customer_out(ctx, again))[0]["portal_url"] == out[0]["portal_url"]
-    actions = [a["action"] for a in await AuditEvent.select(AuditEvent.action).where(
-        AuditEvent.tenant == ctx.tenant_id).order_by(AuditEvent.id)]
+    actions = [
+        a["action"]
+        for a in await AuditEvent.select(AuditEvent.action)
+        .where(AuditEvent.tenant == ctx.tenant_id)
+        .order_by(AuditEvent.id)
+    ]
     assert actions == ["customer.created", "customer.created", "customer.updated"]
 
 
@@ -146,12 +204,15 @@ async def test_toggle_default_falls_back_to_the_declared_default(ctx: Any) -> No
     assert [(r["key"], r["enabled"]) for r in stored] == [("autopay", False)]
 
 
-@pytest.mark.parametrize(("item", "field"), [
-    (CustomerIn(external_id="C9", name="x", currency="XXY"), "items[1].currency"),
-    (CustomerIn(external_id="C9", name="x", locale="zz_QQ"), "items[1].locale"),
-    (CustomerIn(external_id="C9", name="x", email="no at sign"), "items[1].email"),
-    (CustomerIn(external_id="C1", name="again"), "items[1].external_id"),
-])
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        (CustomerIn(external_id="C9", name="x", currency="XXY"), "items[1].currency"),
+        (CustomerIn(external_id="C9", name="x", locale="zz_QQ"), "items[1].locale"),
+        (CustomerIn(external_id="C9", name="x", email="no at sign"), "items[1].email"),
+        (CustomerIn(external_id="C1", name="again"), "items[1].external_id"),
+    ],
+)
 async def test_one_bad_customer_writes_nothing(ctx: Any, item: CustomerIn, field: str) -> None:
     with pytest.raises(LedgerError) as err:
         await upsert_customers(ctx, [customer("C1"), item])
@@ -161,13 +222,20 @@ async def test_one_bad_customer_writes_nothing(ctx: Any, item: CustomerIn, field
 
 async def test_invoices_upsert_and_validate(ctx: Any) -> None:
     await upsert_customers(ctx, [customer("C1"), customer("C2")])
-    rows = await upsert_invoices(ctx, [
-        invoice("I1"), invoice("I2", total="50.00", amount_due="20.00"),
-        invoice("I3", status="paid"), invoice("I4", total="10", currency="JPY", cust="C2"),
-    ])
+    rows = await upsert_invoices(
+        ctx,
+        [
+            invoice("I1"),
+            invoice("I2", total="50.00", amount_due="20.00"),
+            invoice("I3", status="paid"),
+            invoice("I4", total="10", currency="JPY", cust="C2"),
+        ],
+    )
     out = invoice_out(rows)
-    assert [(o["external_id"], o["customer_external_id"], o["total"], o["amount_due"], o["status"])
-            for o in out] == [
+    assert [
+        (o["external_id"], o["customer_external_id"], o["total"], o["amount_due"], o["status"])
+        for o in out
+    ] == [
         ("I1", "C1", "100.00", "100.00", "open"),
         ("I2", "C1", "50.00", "20.00", "open"),
         ("I3", "C1", "100.00", "0.00", "paid"),
@@ -180,20 +248,25 @@ async def test_invoices_upsert_and_validate(ctx: Any) -> None:
     RECORDER.events.clear()
     await upsert_invoices(ctx, [invoice("I1")])
     assert RECORDER.events == []
-    updated = await upsert_invoices(ctx, [invoice("I1", total="120.00", due_date=dt.date(2026, 3, 1))])
+    updated = await upsert_invoices(
+        ctx, [invoice("I1", total="120.00", due_date=dt.date(2026, 3, 1))]
+    )
     assert invoice_out(updated)[0]["amount_due"] == "120.00"
     assert RECORDER.events == [("invoice_changed", ("I1", 12000, "open", 10000))]
 
 
-@pytest.mark.parametrize(("item", "field"), [
-    (invoice("I9", cust="nobody"), "items[1].customer_external_id"),
-    (invoice("I9", total="10.001"), "items[1].total"),
-    (invoice("I9", total="10.5", currency="JPY"), "items[1].total"),
-    (invoice("I9", total="10.00", amount_due=Decimal("10.01")), "items[1].amount_due"),
-    (invoice("I9", currency="ZZZ"), "items[1].currency"),
-    (invoice("I9", due_date=dt.date(2025, 1, 1)), "items[1].due_date"),
-    (invoice("I9", pdf_url="javascript:alert(1)"), "items[1].pdf_url"),
-])
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        (invoice("I9", cust="nobody"), "items[1].customer_external_id"),
+        (invoice("I9", total="10.001"), "items[1].total"),
+        (invoice("I9", total="10.5", currency="JPY"), "items[1].total"),
+        (invoice("I9", total="10.00", amount_due=Decimal("10.01")), "items[1].amount_due"),
+        (invoice("I9", currency="ZZZ"), "items[1].currency"),
+        (invoice("I9", due_date=dt.date(2025, 1, 1)), "items[1].due_date"),
+        (invoice("I9", pdf_url="javascript:alert(1)"), "items[1].pdf_url"),
+    ],
+)
 async def test_one_bad_invoice_writes_nothing(ctx: Any, item: InvoiceIn, field: str) -> None:
     await upsert_customers(ctx, [customer("C1")])
     with pytest.raises(LedgerError) as err:
@@ -206,7 +279,9 @@ async def test_payment_allocations_pay_invoices_idempotently(ctx: Any) -> None:
     await upsert_customers(ctx, [customer("C1")])
     await upsert_invoices(ctx, [invoice("I1"), invoice("I2", total="80.00")])
     RECORDER.events.clear()
-    rows = await upsert_payments(ctx, [payment("P1", "130.00", [("I1", "100.00"), ("I2", "30.00")])])
+    rows = await upsert_payments(
+        ctx, [payment("P1", "130.00", [("I1", "100.00"), ("I2", "30.00")])]
+    )
     assert rows[0]["customer_external_id"] == "C1"
     assert [a["invoice_external_id"] for a in rows[0]["allocations"]] == ["I1", "I2"]
     i1, i2 = await invoice_row(ctx.tenant_id, "I1"), await invoice_row(ctx.tenant_id, "I2")
@@ -236,32 +311,54 @@ async def test_payment_allocations_pay_invoices_idempotently(ctx: Any) -> None:
 async def test_credit_notes_reduce_amount_due(ctx: Any) -> None:
     await upsert_customers(ctx, [customer("C1")])
     await upsert_invoices(ctx, [invoice("I1")])
-    rows = await upsert_credit_notes(ctx, [CreditNoteIn(
-        external_id="CN1", customer_external_id="C1", number="CN-1", date=dt.date(2026, 2, 1),
-        currency="USD", amount=Decimal("25"),
-        allocations=[AllocationIn(invoice_external_id="I1", amount=Decimal("25"))],
-    )])
+    rows = await upsert_credit_notes(
+        ctx,
+        [
+            CreditNoteIn(
+                external_id="CN1",
+                customer_external_id="C1",
+                number="CN-1",
+                date=dt.date(2026, 2, 1),
+                currency="USD",
+                amount=Decimal("25"),
+                allocations=[AllocationIn(invoice_external_id="I1", amount=Decimal("25"))],
+            )
+        ],
+    )
     assert rows[0]["number"] == "CN-1"
-    assert ledger.doc_out(rows)[0]["allocations"] == [{"invoice_external_id": "I1", "amount": "25.00"}]
+    assert ledger.doc_out(rows)[0]["allocations"] == [
+        {"invoice_external_id": "I1", "amount": "25.00"}
+    ]
     assert (await invoice_row(ctx.tenant_id, "I1"))["amount_due_minor"] == 7500
 
 
-@pytest.mark.parametrize(("item", "field"), [
-    (payment("P9", "10", [("nope", "10")]), "items[1].allocations[0].invoice_external_id"),
-    (payment("P9", "10", [("I1", "11")]), "items[1].allocations"),
-    (payment("P9", "200", [("I1", "40"), ("I2", "150")]), "items[1].allocations[1].amount"),
-    (payment("P9", "10", [("I1", "10")], currency="EUR"), "items[1].currency"),
-    (payment("P9", "10", [("I3", "10")], cust="C1"), "items[1].currency"),
-    (payment("P9", "10", [("I4", "10")], cust="C1"), "items[1].allocations[0].invoice_external_id"),
-    (payment("P9", "10.123", []), "items[1].amount"),
-    (payment("P9", "10", [], cust="ghost"), "items[1].customer_external_id"),
-])
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        (payment("P9", "10", [("nope", "10")]), "items[1].allocations[0].invoice_external_id"),
+        (payment("P9", "10", [("I1", "11")]), "items[1].allocations"),
+        (payment("P9", "200", [("I1", "40"), ("I2", "150")]), "items[1].allocations[1].amount"),
+        (payment("P9", "10", [("I1", "10")], currency="EUR"), "items[1].currency"),
+        (payment("P9", "10", [("I3", "10")], cust="C1"), "items[1].currency"),
+        (
+            payment("P9", "10", [("I4", "10")], cust="C1"),
+            "items[1].allocations[0].invoice_external_id",
+        ),
+        (payment("P9", "10.123", []), "items[1].amount"),
+        (payment("P9", "10", [], cust="ghost"), "items[1].customer_external_id"),
+    ],
+)
 async def test_one_bad_payment_writes_nothing(ctx: Any, item: PaymentIn, field: str) -> None:
     await upsert_customers(ctx, [customer("C1"), customer("C2")])
-    await upsert_invoices(ctx, [
-        invoice("I1"), invoice("I2", total="100.00"),
-        invoice("I3", currency="EUR"), invoice("I4", cust="C2"),
-    ])
+    await upsert_invoices(
+        ctx,
+        [
+            invoice("I1"),
+            invoice("I2", total="100.00"),
+            invoice("I3", currency="EUR"),
+            invoice("I4", cust="C2"),
+        ],
+    )
     # P0 takes 50 of I1 within the same call; the bad item makes P0 vanish too.
     with pytest.raises(LedgerError) as err:
         await upsert_payments(ctx, [payment("P0", "50", [("I1", "50")]), item])
@@ -274,9 +371,13 @@ async def test_over_allocating_an_invoice_across_payments_is_refused(ctx: Any) -
     await upsert_customers(ctx, [customer("C1")])
     await upsert_invoices(ctx, [invoice("I1")])
     with pytest.raises(LedgerError) as err:
-        await upsert_payments(ctx, [
-            payment("P1", "60", [("I1", "60")]), payment("P2", "60", [("I1", "60")]),
-        ])
+        await upsert_payments(
+            ctx,
+            [
+                payment("P1", "60", [("I1", "60")]),
+                payment("P2", "60", [("I1", "60")]),
+            ],
+        )
     assert err.value.field == "items[1].allocations[0].amount"
     assert "40.00 due" in str(err.value)
 
@@ -301,14 +402,20 @@ async def test_bulk_upserts_run_in_batches(ctx: Any, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(ledger, "BATCH_SIZE", 500)
     n = 1200
     seen: list[tuple[int, int]] = []
-    await upsert_customers(ctx, [customer(f"C{i}") for i in range(n)],
-                           progress=lambda done, total: seen.append((done, total)))
+    await upsert_customers(
+        ctx,
+        [customer(f"C{i}") for i in range(n)],
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert seen == [(500, n), (1000, n), (1200, n)]
     await upsert_invoices(ctx, [invoice(f"I{i}", cust=f"C{i}") for i in range(n)])
-    await upsert_payments(ctx, [payment(f"P{i}", "100", [(f"I{i}", "100")], cust=f"C{i}")
-                                for i in range(n)])
-    assert await Invoice.count().where((Invoice.tenant == ctx.tenant_id)
-                                       & (Invoice.status == "paid")) == n
+    await upsert_payments(
+        ctx, [payment(f"P{i}", "100", [(f"I{i}", "100")], cust=f"C{i}") for i in range(n)]
+    )
+    assert (
+        await Invoice.count().where((Invoice.tenant == ctx.tenant_id) & (Invoice.status == "paid"))
+        == n
+    )
     # A summary audit entry per call instead of one per row.
     assert await AuditEvent.count().where(AuditEvent.tenant == ctx.tenant_id) == 3
     # One bad row in the last batch: nothing of the earlier batches stays.
