@@ -8,8 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import AsyncIterator
-from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from arportal_example import plugin as example_plugin
@@ -22,28 +22,11 @@ from arportal.context import TenantContext
 from arportal.declarations import MailSender
 from arportal.events import emit_event
 from arportal.jobs import run_due_jobs
-from arportal.ledger import (
-    AllocationIn,
-    CustomerIn,
-    InvoiceIn,
-    PaymentIn,
-    upsert_customers,
-    upsert_invoices,
-    upsert_payments,
-)
-from arportal.links import create_link
-from arportal.models import (
-    AuditEvent,
-    Customer,
-    CustomerToggleValue,
-    Invoice,
-    OutboxMessage,
-    TenantFeature,
-    TenantSetting,
-)
+from arportal.models import AuditEvent, Customer, Invoice, OutboxMessage
 from arportal.tenancy import load_context
 from tests.conftest import Running, TenantHandle, make_tenant, running_app
 
+PHONE = "+33 1 23 45 67 89"
 CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
@@ -56,74 +39,71 @@ async def ex(make_config: Any) -> AsyncIterator[Running]:
         yield running
 
 
-# --- operator actions (the admin API's effects, written directly) -----------------------------
+# --- what the operator does, through the admin API ---------------------------------------------
 
 
-async def set_feature(tenant: TenantHandle, key: str, enabled: bool) -> None:
-    await TenantFeature.delete().where(
-        (TenantFeature.tenant == tenant.id) & (TenantFeature.key == key)
+async def api(
+    app: Running, tenant: TenantHandle, method: str, path: str, body: Any = None,
+    status: int = 200,
+) -> Any:
+    response = await app.client.request(
+        method, f"/api/v1{path}", json=body, headers=tenant.headers
     )
-    await TenantFeature.insert(TenantFeature(tenant=tenant.id, key=key, enabled=enabled))
+    assert response.status_code == status, response.text
+    return response.json()
 
 
-async def set_settings(tenant: TenantHandle, section: str, data: dict[str, Any]) -> None:
-    await TenantSetting.delete().where(
-        (TenantSetting.tenant == tenant.id) & (TenantSetting.section == section)
-    )
-    await TenantSetting.insert(TenantSetting(tenant=tenant.id, section=section, data=data))
+async def set_feature(app: Running, tenant: TenantHandle, key: str, enabled: bool) -> None:
+    await api(app, tenant, "PATCH", "/settings", {"features": {key: enabled}})
 
 
-async def set_toggle(tenant: TenantHandle, customer_id: int, key: str, enabled: bool) -> None:
-    await CustomerToggleValue.delete().where(
-        (CustomerToggleValue.customer == customer_id) & (CustomerToggleValue.key == key)
-    )
-    await CustomerToggleValue.insert(
-        CustomerToggleValue(tenant=tenant.id, customer=customer_id, key=key, enabled=enabled)
-    )
+async def set_settings(app: Running, tenant: TenantHandle, section: str, data: Any) -> None:
+    await api(app, tenant, "PATCH", "/settings", {section: data})
 
 
-async def context(app: Running, tenant: TenantHandle) -> TenantContext:
-    return await load_context(app.host, app.config, tenant.row, actor="operator")
+async def set_toggle(
+    app: Running, tenant: TenantHandle, external_id: str, key: str, enabled: bool
+) -> None:
+    await api(app, tenant, "PATCH", f"/customers/{external_id}", {"toggles": {key: enabled}})
 
 
 async def add_customer(
     app: Running, tenant: TenantHandle, external_id: str = "C1", email: str = "ap@buyer.test"
 ) -> dict[str, Any]:
-    ctx = await context(app, tenant)
-    item = CustomerIn(external_id=external_id, name=f"Buyer {external_id}", email=email)
-    (row,) = await upsert_customers(ctx, [item])
-    return row
+    body = [{"external_id": external_id, "name": f"Buyer {external_id}", "email": email}]
+    (customer,) = await api(app, tenant, "PUT", "/customers", body)
+    return customer  # type: ignore[no-any-return]
 
 
 async def add_invoices(app: Running, tenant: TenantHandle, customer: str = "C1") -> None:
     """Today is 2026-03-15 (`frozen_today`): INV-1 falls due in 1 day, INV-2 in 46 days,
     HOLD-3 is overdue."""
-    ctx = await context(app, tenant)
     due = {"INV-1": "2026-03-16", "INV-2": "2026-04-30", "HOLD-3": "2026-03-01"}
-    await upsert_invoices(
-        ctx,
-        [
-            InvoiceIn(
-                external_id=number,
-                customer_external_id=customer,
-                number=number,
-                issue_date=dt.date(2026, 2, 1),
-                due_date=dt.date.fromisoformat(day),
-                currency="EUR",
-                total=Decimal("100.00"),
-            )
-            for number, day in due.items()
-        ],
-    )
+    body = [
+        {
+            "external_id": number,
+            "customer_external_id": customer,
+            "number": number,
+            "issue_date": "2026-02-01",
+            "due_date": day,
+            "currency": "EUR",
+            "total": "100.00",
+        }
+        for number, day in due.items()
+    ]
+    await api(app, tenant, "PUT", "/invoices", body)
 
 
-async def portal_path(app: Running, tenant: TenantHandle, customer: dict[str, Any]) -> str:
+async def open_portal(app: Running, customer: dict[str, Any]) -> str:
     """Open the customer's portal link (a session cookie is set) and answer where portal
     pages start."""
-    link = await create_link(app.app.state.secret, tenant.id, customer["id"], 25)
-    entered = await app.client.get(f"/p/{link['token']}")
+    entered = await app.client.get(urlsplit(customer["portal_url"]).path)
     assert entered.status_code == 303
     return "/portal"
+
+
+async def context(app: Running, tenant: TenantHandle) -> TenantContext:
+    return await load_context(app.host, app.config, tenant.row, actor="operator")
 
 
 async def notes(tenant: TenantHandle, kind: str | None = None) -> list[dict[str, Any]]:
@@ -164,11 +144,11 @@ async def test_plugin_is_found_through_its_entry_point(ex: Running) -> None:
 
 async def test_feature_off_the_plugin_is_absent(ex: Running, frozen_today: dt.date) -> None:
     tenant = await make_tenant()
-    await set_settings(tenant, "example", {"hold_prefix": "HOLD-", "contact_phone": "+33 1 23"})
+    await set_settings(ex, tenant, "example", {"hold_prefix": "HOLD-", "contact_phone": PHONE})
     customer = await add_customer(ex, tenant)
     await add_invoices(ex, tenant)
-    await set_toggle(tenant, customer["id"], "example_optin", True)
-    root = await portal_path(ex, tenant, customer)
+    await set_toggle(ex, tenant, "C1", "example_optin", True)
+    root = await open_portal(ex, customer)
     client = ex.client
 
     for path in ("example", "example/reminders"):
@@ -180,7 +160,7 @@ async def test_feature_off_the_plugin_is_absent(ex: Running, frozen_today: dt.da
     assert home.status_code == 200
     assert "Payment reminders" not in home.text
     assert "Reminder coming" not in home.text
-    assert "+33 1 23" not in home.text
+    assert PHONE not in home.text
     invoice = await client.get(f"{root}/invoices/INV-1")
     assert invoice.status_code == 200
     assert "Add a note about this invoice" not in invoice.text
@@ -194,12 +174,12 @@ async def test_feature_off_the_plugin_is_absent(ex: Running, frozen_today: dt.da
 
 async def test_feature_on_every_hook_works(ex: Running, frozen_today: dt.date) -> None:
     tenant = await make_tenant()
-    await set_feature(tenant, "example", True)
-    await set_settings(tenant, "example", {"hold_prefix": "HOLD-", "contact_phone": "+33 1 23"})
+    await set_feature(ex, tenant, "example", True)
+    await set_settings(ex, tenant, "example", {"hold_prefix": "HOLD-", "contact_phone": PHONE})
     customer = await add_customer(ex, tenant)
     assert [n["body"] for n in await notes(tenant, "welcome")] == ["welcome C1"]
     await add_invoices(ex, tenant)
-    root = await portal_path(ex, tenant, customer)
+    root = await open_portal(ex, customer)
     client = ex.client
 
     # Slots: the panel (async hook) and contact details on the home page, the action on an
@@ -207,7 +187,7 @@ async def test_feature_on_every_hook_works(ex: Running, frozen_today: dt.date) -
     home = await client.get(f"{root}/")
     assert home.status_code == 200
     assert "Payment reminders" in home.text and "Reminders are off" in home.text
-    assert "+33 1 23" in home.text
+    assert PHONE in home.text
     invoice = await client.get(f"{root}/invoices/INV-1")
     assert "Add a note about this invoice" in invoice.text
     assert "?invoice=INV-1" in invoice.text
@@ -261,19 +241,15 @@ async def test_feature_on_every_hook_works(ex: Running, frozen_today: dt.date) -
     assert example_runs(await run_due_jobs(ex.host, ex.config), tenant) == []
 
     # Ledger events: a payment settles INV-1.
-    await upsert_payments(
-        ctx,
-        [
-            PaymentIn(
-                external_id="P1",
-                customer_external_id="C1",
-                date=frozen_today,
-                currency="EUR",
-                amount=Decimal("100.00"),
-                allocations=[AllocationIn(invoice_external_id="INV-1", amount=Decimal("100.00"))],
-            )
-        ],
-    )
+    payment = {
+        "external_id": "P1",
+        "customer_external_id": "C1",
+        "date": "2026-03-15",
+        "currency": "EUR",
+        "amount": "100.00",
+        "allocations": [{"invoice_external_id": "INV-1", "amount": "100.00"}],
+    }
+    await api(ex, tenant, "PUT", "/payments", [payment])
     assert [n["body"] for n in await notes(tenant, "paid")] == ["invoice INV-1 paid"]
     assert [n["body"] for n in await notes(tenant, "payment")] == ["payment P1"]
 
@@ -281,7 +257,7 @@ async def test_feature_on_every_hook_works(ex: Running, frozen_today: dt.date) -
 async def test_one_tenant_on_another_off(ex: Running, frozen_today: dt.date) -> None:
     """Features are per tenant: the same plugin is present for one and absent for the other."""
     on, off = await make_tenant("on", "On Ltd"), await make_tenant("off", "Off Ltd")
-    await set_feature(on, "example", True)
+    await set_feature(ex, on, "example", True)
     for tenant in (on, off):
         await add_customer(ex, tenant)
     assert len(await notes(on, "welcome")) == 1
@@ -294,17 +270,17 @@ async def test_one_tenant_on_another_off(ex: Running, frozen_today: dt.date) -> 
 
 async def test_customer_toggle_gates_reminders(ex: Running, frozen_today: dt.date) -> None:
     tenant = await make_tenant()
-    await set_feature(tenant, "example", True)
+    await set_feature(ex, tenant, "example", True)
     customer = await add_customer(ex, tenant)
     await add_invoices(ex, tenant)
-    root = await portal_path(ex, tenant, customer)
+    root = await open_portal(ex, customer)
     client = ex.client
 
     assert (await client.get(f"{root}/example/reminders")).status_code == 404
     assert "Payment reminders are off" in (await client.get(f"{root}/example")).text
     assert "Reminder coming" not in (await client.get(f"{root}/")).text
 
-    await set_toggle(tenant, customer["id"], "example_optin", True)
+    await set_toggle(ex, tenant, "C1", "example_optin", True)
     reminders = await client.get(f"{root}/example/reminders")
     assert reminders.status_code == 200
     assert "Invoice HOLD-3 is due on 2026-03-01." in reminders.text
@@ -317,31 +293,45 @@ async def test_customer_toggle_gates_reminders(ex: Running, frozen_today: dt.dat
 
 async def test_settings_section_defaults_and_validation(ex: Running) -> None:
     tenant = await make_tenant()
-    await set_feature(tenant, "example", True)
-    ctx = await context(ex, tenant)
-    assert ctx.settings("example") == ExampleSettings()
-    assert ctx.settings("example").remind_days_before == 3
+    settings = await api(ex, tenant, "GET", "/settings")
+    assert settings["features"]["example"] is False
+    assert settings["example"] == {
+        "remind_days_before": 3,
+        "hold_prefix": "",
+        "panel_title": "Payment reminders",
+        "brand_theme": False,
+        "sender_email": None,
+        "contact_phone": None,
+    }
 
-    await set_settings(tenant, "example", {"remind_days_before": 7})
+    for bad, field in [
+        ({"remind_days_before": 99}, "example.remind_days_before"),
+        ({"remind_days_before": "soon"}, "example.remind_days_before"),
+        ({"remind_me": True}, "example.remind_me"),
+    ]:
+        refused = await api(ex, tenant, "PATCH", "/settings", {"example": bad}, status=422)
+        assert refused["field"] == field
+    assert (await api(ex, tenant, "GET", "/settings"))["example"]["remind_days_before"] == 3
+
+    await set_settings(ex, tenant, "example", {"remind_days_before": 7})
     ctx = await context(ex, tenant)
-    assert ctx.settings("example").remind_days_before == 7
-    assert ctx.settings("example").panel_title == "Payment reminders"
+    assert ctx.settings("example") == ExampleSettings(remind_days_before=7)
 
 
 async def test_theme_and_sender_follow_the_plugin_settings(
     ex: Running, frozen_today: dt.date
 ) -> None:
     tenant = await make_tenant()
-    await set_feature(tenant, "example", True)
+    await set_feature(ex, tenant, "example", True)
     customer = await add_customer(ex, tenant)
-    root = await portal_path(ex, tenant, customer)
+    root = await open_portal(ex, customer)
     ctx = await context(ex, tenant)
     assert await ctx.first("arportal_theme") is None
     assert await ctx.first("arportal_mail_sender") is None
     assert "#0a7d32" not in (await ex.client.get(f"{root}/theme.css")).text
 
     await set_settings(
-        tenant, "example", {"brand_theme": True, "sender_email": "billing@acme.test"}
+        ex, tenant, "example", {"brand_theme": True, "sender_email": "billing@acme.test"}
     )
     ctx = await context(ex, tenant)
     theme = await ctx.first("arportal_theme")
@@ -370,11 +360,11 @@ async def test_the_plugin_can_be_extended_in_turn(make_config: Any, frozen_today
     plugins = [("example", example_plugin), ("wording", Wording())]
     async with running_app(make_config(), plugins=plugins) as app:
         tenant = await make_tenant()
-        await set_feature(tenant, "example", True)
+        await set_feature(app, tenant, "example", True)
         customer = await add_customer(app, tenant)
         await add_invoices(app, tenant)
-        await set_toggle(tenant, customer["id"], "example_optin", True)
-        root = await portal_path(app, tenant, customer)
+        await set_toggle(app, tenant, "C1", "example_optin", True)
+        root = await open_portal(app, customer)
         reminders = await app.client.get(f"{root}/example/reminders")
         assert reminders.status_code == 200
         assert "Friendly nudge about INV-1" in reminders.text
@@ -383,7 +373,7 @@ async def test_the_plugin_can_be_extended_in_turn(make_config: Any, frozen_today
 
 async def test_customer_created_event_only_for_new_customers(ex: Running) -> None:
     tenant = await make_tenant()
-    await set_feature(tenant, "example", True)
+    await set_feature(ex, tenant, "example", True)
     await add_customer(ex, tenant, "C1")
     await add_customer(ex, tenant, "C1")  # unchanged: not created again
     await add_customer(ex, tenant, "C2")

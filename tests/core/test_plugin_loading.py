@@ -3,23 +3,19 @@ instance config leaves out, and how a misbehaving plugin is kept from taking a p
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import types
-from decimal import Decimal
 from importlib import metadata
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from arportal import CustomerToggle, Feature, Theme, hookimpl
 from arportal.app import build_app
 from arportal.config import Config, PluginsConfig
-from arportal.ledger import CustomerIn, InvoiceIn, upsert_customers, upsert_invoices
-from arportal.links import create_link
 from arportal.models import TenantFeature
 from arportal.plugin_host import ENTRY_POINT_GROUP, PluginError, PluginHost, discover
-from arportal.tenancy import load_context
 from tests.conftest import SECRET, make_tenant, running_app
 
 
@@ -286,6 +282,11 @@ async def test_a_disabled_plugin_is_left_out(make_config: Any) -> None:
         assert "example" not in app.host.declarations.features
         assert "example" not in app.host.declarations.sections
         tenant = await make_tenant()
+        switch_on = await app.client.patch(
+            "/api/v1/settings", json={"features": {"example": True}}, headers=tenant.headers
+        )
+        assert switch_on.status_code == 422
+        assert switch_on.json()["field"] == "features.example"
         await TenantFeature.insert(TenantFeature(tenant=tenant.id, key="example", enabled=True))
         notes = await app.client.get("/api/v1/example/notes", headers=tenant.headers)
         assert notes.status_code == 404
@@ -328,23 +329,26 @@ async def test_a_raising_slot_is_logged_and_the_page_still_renders(
     plugins = [("flaky", Flaky()), ("steady", Steady())]
     async with running_app(make_config(), plugins=plugins) as app:
         tenant = await make_tenant()
-        ctx = await load_context(app.host, app.config, tenant.row)
-        (customer,) = await upsert_customers(ctx, [CustomerIn(external_id="C1", name="Buyer One")])
-        await upsert_invoices(ctx, [InvoiceIn(
-            external_id="I1", customer_external_id="C1", number="INV-1",
-            issue_date=dt.date(2026, 1, 1), due_date=dt.date(2026, 1, 31),
-            currency="USD", total=Decimal("10.00"),
-        )])
-        link = await create_link(app.app.state.secret, tenant.id, customer["id"], 25)
-        await app.client.get(f"/p/{link['token']}")
+        client = app.client
+        customers = await client.put(
+            "/api/v1/customers", json=[{"external_id": "C1", "name": "Buyer One"}],
+            headers=tenant.headers,
+        )
+        invoice = {
+            "external_id": "I1", "customer_external_id": "C1", "number": "INV-1",
+            "issue_date": "2026-01-01", "due_date": "2026-01-31", "currency": "USD",
+            "total": "10.00",
+        }
+        await client.put("/api/v1/invoices", json=[invoice], headers=tenant.headers)
+        await client.get(urlsplit(customers.json()[0]["portal_url"]).path)
         with caplog.at_level(logging.ERROR, logger="arportal.plugins"):
-            home = await app.client.get("/portal/")
-            invoice = await app.client.get("/portal/invoices/I1")
+            home = await client.get("/portal/")
+            page = await client.get("/portal/invoices/I1")
     assert home.status_code == 200
     assert "Steady panel for Buyer One" in home.text  # async implementations are awaited
     assert "+1 555 0199" in home.text
-    assert invoice.status_code == 200
-    assert "Steady action on INV-1" in invoice.text
+    assert page.status_code == 200
+    assert "Steady action on INV-1" in page.text
     failures = {(r.getMessage(), r.exc_info[1].args[0]) for r in caplog.records if r.exc_info}
     assert failures >= {
         ("plugin 'flaky' failed in arportal_portal_panels", "flaky panel"),
