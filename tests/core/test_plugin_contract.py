@@ -5,17 +5,22 @@ routes, no slots, jobs, holds or events); switched on, every hook works."""
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import re
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import arportal_example
 import pytest
 from arportal_example import plugin as example_plugin
 from arportal_example.models import ExampleNote
 from arportal_example.settings import ExampleSettings
 
+import arportal
 from arportal import Hold, Theme, holds_for, hookimpl
 from arportal.config import PluginsConfig
 from arportal.context import TenantContext
@@ -381,3 +386,25 @@ async def test_customer_created_event_only_for_new_customers(ex: Running) -> Non
     assert [n["body"] for n in welcome] == ["welcome C1", "welcome C2"]
     ids = await Customer.select(Customer.id).where(Customer.tenant == tenant.id)
     assert sorted(n["customer"] for n in welcome) == sorted(row["id"] for row in ids)
+
+
+def test_the_example_plugin_uses_only_the_public_api() -> None:
+    """A third party can only rely on `arportal`'s exports (`arportal.__all__`), never on the
+    core's modules; besides that, its own package, the stack, and the standard library."""
+    allowed_roots = {"arportal_example", "litestar", "piccolo", "msgspec", "__future__"}
+    offences = []
+    for path in sorted(Path(arportal_example.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules = [(alias.name, []) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [(node.module, [alias.name for alias in node.names])]
+            else:
+                continue
+            for module, names in modules:
+                root = module.split(".")[0]
+                if module == "arportal":
+                    offences += [f"{path.name}: {n}" for n in names if n not in arportal.__all__]
+                elif root not in allowed_roots and root not in sys.stdlib_module_names:
+                    offences.append(f"{path.name}: imports {module}")
+    assert offences == []
