@@ -169,7 +169,7 @@ def read_csv(
     with _text(source) as handle:
         reader = csv.reader(handle)
         try:
-            header = [cell.strip() for cell in next(reader)]
+            header = [cell.strip().lstrip("\ufeff") for cell in next(reader)]
         except StopIteration:
             raise ImportFailure(1, None, "the file is empty; expected a header row") from None
         except (csv.Error, UnicodeDecodeError) as exc:
