@@ -69,7 +69,7 @@ def plain_result(value: Any) -> Any:
 
 
 def state_name(job: Job, plugin: str) -> str:
-    """The `job_state` key: plugins may reuse each other's job names without colliding."""
+    """The `job_state` key, `plugin:name`, so the table says whose job a row is."""
     return f"{plugin}:{job.name}"
 
 
