@@ -118,8 +118,12 @@ async def enqueue_mail(
         raise ValueError("to: expected a non-empty list of addresses")
     recipients = [check_address("to", address) for address in to]
     check_header("subject", subject)
+    if len(subject) > 500:
+        raise ValueError("subject: at most 500 characters")
     if reply_to is not None:
         check_address("reply_to", reply_to)
+        if len(reply_to) > 320:
+            raise ValueError("reply_to: at most 320 characters")
     key = _scoped_dedupe_key(ctx, dedupe_key) if dedupe_key is not None else None
     if key is not None:
         existing = await _id_for_key(key)

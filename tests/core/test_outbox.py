@@ -91,6 +91,7 @@ async def test_plugin_sender_and_explicit_reply_to(make_config: Any, tmp_path: A
     [
         ("subject", {"subject": "Hi\r\nBcc: victim@example.com"}),
         ("subject", {"subject": "Hi\nthere"}),
+        ("subject", {"subject": "x" * 501}),
         ("to", {"to": ["ann@example.com\r\nBcc: victim@example.com"]}),
         ("to", {"to": ["not an address"]}),
         ("to", {"to": []}),
