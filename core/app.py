@@ -6,6 +6,8 @@ whose `opt` names the plugin, so the core's guards can make a disabled plugin ab
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -125,6 +127,8 @@ def build_app(
         task = jobs_task.pop("task", None)
         if task is not None:
             task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await db.stop_engine()
 
     env = build_environment(host, None)
