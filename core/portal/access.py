@@ -16,9 +16,10 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, NotFoundException, TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
+from piccolo.table import Table
 
 from arportal.context import PortalContext
-from arportal.links import find_link, link_state
+from arportal.links import link_state, token_hash
 from arportal.models import Customer, PortalLink, Tenant
 from arportal.portal.i18n import normalize_locale
 from arportal.ratelimit import FixedWindow, app_limiter, client_address
@@ -71,13 +72,47 @@ def session_value(secret: bytes, link: dict[str, Any]) -> str:
     return f"{link['id']}.{mac.hexdigest()}"
 
 
+def _columns(table: type[Table], alias: str) -> str:
+    return ", ".join(
+        f'{alias}."{column._meta.db_column_name}" AS "{alias}__{column._meta.name}"'
+        for column in table._meta.columns
+    )
+
+
+_LINK_SQL = (
+    f"SELECT {_columns(PortalLink, 'l')}, {_columns(Customer, 'c')}, {_columns(Tenant, 't')} "
+    "FROM portal_link l "
+    "JOIN customer c ON c.id = l.customer AND c.tenant = l.tenant "
+    "JOIN tenant t ON t.id = l.tenant "
+)
+
+
+async def _link_with_owner(where: str, value: Any) -> dict[str, Any] | None:
+    """The link with its customer (`link["_customer"]`) and tenant (`link["_tenant"]`), in
+    one query; the rows have the shape `Table.select()` gives."""
+    rows = await PortalLink.raw(_LINK_SQL + where, value)
+    if not rows:
+        return None
+    parts: dict[str, dict[str, Any]] = {"l": {}, "c": {}, "t": {}}
+    for key, item in rows[0].items():
+        alias, _, name = key.partition("__")
+        parts[alias][name] = item
+    return {**parts["l"], "_customer": parts["c"], "_tenant": parts["t"]}
+
+
+async def link_from_token(token: str) -> dict[str, Any] | None:
+    if not token or len(token) > 100:
+        return None
+    return await _link_with_owner("WHERE l.token_hash = {}", token_hash(token))
+
+
 async def link_from_session(secret: bytes, value: str | None) -> dict[str, Any] | None:
     if not value or "." not in value:
         return None
     link_id, _, mac = value.partition(".")
     if not link_id.isdigit() or len(link_id) > 18:
         return None
-    link = await PortalLink.select().where(PortalLink.id == int(link_id)).first()
+    link = await _link_with_owner("WHERE l.id = {}", int(link_id))
     if link is None or not hmac.compare_digest(session_value(secret, link), value):
         return None
     return link
@@ -93,9 +128,13 @@ async def presented_link(
     connection: ASGIConnection[Any, Any, Any, Any],
 ) -> tuple[dict[str, Any] | None, str]:
     """The link row the request presents (token in the path, else session cookie), whatever
-    its state, and the portal base URL. A client past its failed look-up limit gets 429
-    before any look-up; a presented token or cookie that finds no live link counts as a
-    failure. A request presenting nothing gets the 404 without counting."""
+    its state, with its customer and tenant, and the portal base URL.
+
+    Every presented token or cookie that finds no live link counts as a failed look-up of
+    the client address. Past the limit a token is refused (429) before it is looked up, so a
+    guess cannot be confirmed; a cookie is looked up first (an HMAC-signed cookie cannot be
+    guessed, and the pages of a live session then cost the store nothing). A request that
+    presents nothing gets the 404 without counting."""
     state = connection.scope["state"]
     token = state.get(TOKEN_STATE_KEY)
     cookie = connection.cookies.get(SESSION_COOKIE)
@@ -103,16 +142,17 @@ async def presented_link(
         return None, "/portal"
     limiter = failed_lookups(connection)
     client = client_address(connection.scope)
-    if await limiter.exceeded(client):
-        raise PortalRateLimited(limiter.retry_after())
     if token is not None:
-        link = await find_link(token)
+        if await limiter.exceeded(client):
+            raise PortalRateLimited(limiter.retry_after())
+        link = await link_from_token(token)
         base = f"/p/{token}"
     else:
         link = await link_from_session(connection.app.state.secret, cookie)
         base = "/portal"
     if link_state(link) == "unknown":
-        await limiter.hit(client)
+        if not await limiter.hit(client) and token is None:
+            raise PortalRateLimited(limiter.retry_after())
         return None, base
     return link, base
 
@@ -126,12 +166,7 @@ async def resolve_portal(connection: ASGIConnection[Any, Any, Any, Any]) -> Port
     link, base = await presented_link(connection)
     if link is None:
         raise PortalLinkUnknown()
-    customer = await Customer.select().where(
-        (Customer.id == link["customer"]) & (Customer.tenant == link["tenant"])
-    ).first()
-    tenant = await Tenant.select().where(Tenant.id == link["tenant"]).first()
-    if customer is None or tenant is None:
-        raise PortalLinkUnknown()
+    customer, tenant = link["_customer"], link["_tenant"]
     ctx = await load_context(app_state.host, app_state.config, tenant, actor="customer")
     toggles = await customer_toggles(customer["id"])
     portal = PortalContext(

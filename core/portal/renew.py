@@ -21,7 +21,6 @@ from arportal import db
 from arportal.events import emit_event
 from arportal.formatting import format_date
 from arportal.links import create_link, link_state, portal_url
-from arportal.models import Customer, Tenant
 from arportal.portal.access import PortalLinkUnknown, PortalRateLimited, presented_link
 from arportal.portal.i18n import SUPPORTED, language, normalize_locale, translate
 from arportal.portal.rendering import base_context
@@ -46,12 +45,7 @@ async def renew(request: Request[Any, Any, Any]) -> Redirect:
     link, base = await presented_link(request)
     if link is None:
         raise PortalLinkUnknown()
-    customer = await Customer.select().where(
-        (Customer.id == link["customer"]) & (Customer.tenant == link["tenant"])
-    ).first()
-    tenant = await Tenant.select().where(Tenant.id == link["tenant"]).first()
-    if customer is None or tenant is None:
-        raise PortalLinkUnknown()
+    customer, tenant = link["_customer"], link["_tenant"]
     locale = normalize_locale(customer["locale"])
     if link_state(link) != "expired":
         return Redirect(base + "/", status_code=303)
