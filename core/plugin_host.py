@@ -111,12 +111,15 @@ def _plugin_version(plugin: Any) -> str:
     return str(version or "?")
 
 
-def discover(config: Config) -> tuple[list[tuple[str, Any]], list[PluginInfo]]:
+def discover(
+    config: Config, *, strict: bool = True
+) -> tuple[list[tuple[str, Any]], list[PluginInfo]]:
     """Load the plugins registered under the entry-point group, as the config allows.
 
     A plugin that cannot be loaded (its import fails, or it does not support this core)
     stops start-up with its name in the message, unless `plugins.skip_broken` is set: then it
-    is logged, left out, and reported by `arportal plugins list`.
+    is logged, left out, and reported by `arportal plugins list`. `strict=False` (for that
+    listing) never raises: every problem is only recorded in the `PluginInfo.error`s.
     """
     loaded: list[tuple[str, Any]] = []
     infos: list[PluginInfo] = []
@@ -150,7 +153,7 @@ def discover(config: Config) -> tuple[list[tuple[str, Any]], list[PluginInfo]]:
             else:
                 info.error = f"{type(exc).__name__}: {exc}"
                 message = f"plugin {entry_point.name!r} failed to import: {info.error}"
-            if not config.plugins.skip_broken:
+            if strict and not config.plugins.skip_broken:
                 raise PluginError(
                     message + " (set plugins.skip_broken = true to start without it)"
                 ) from exc
@@ -158,7 +161,7 @@ def discover(config: Config) -> tuple[list[tuple[str, Any]], list[PluginInfo]]:
             continue
         loaded.append((entry_point.name, plugin))
     missing = sorted(set(wanted or ()) - set(seen))
-    if missing:
+    if missing and strict:
         raise PluginError(
             f"plugins.enabled names {', '.join(map(repr, missing))}, which "
             f"{'is' if len(missing) == 1 else 'are'} not installed"
@@ -171,6 +174,7 @@ class PluginHost:
         from arportal import core_hooks
 
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self._impl_cache: dict[str, list[Any]] = {}
         self.pm.add_hookspecs(hookspecs)
         self.infos = infos or []
         self.jinja: Environment | None = None
@@ -370,10 +374,27 @@ class PluginHost:
         target[key] = (item, plugin)
 
     def _impls(self, hook_name: str) -> list[Any]:
+        """The implementations in calling order (the last registered first, as pluggy calls
+        them, so the core's own answers come last). Plugins are only registered in
+        `__init__`, so the list is computed once per hook."""
+        impls = self._impl_cache.get(hook_name)
+        if impls is None:
+            caller = getattr(self.pm.hook, hook_name, None)
+            if caller is None:
+                raise AttributeError(f"no hook named {hook_name!r} is declared")
+            impls = list(reversed(caller.get_hookimpls()))
+            self._impl_cache[hook_name] = impls
+        return impls
+
+    def _check_call(self, hook_name: str, kwargs: dict[str, Any]) -> None:
+        """A call must pass every argument of the hook (the core's bug otherwise, which must
+        not be logged as the plugin's failure)."""
         caller = getattr(self.pm.hook, hook_name, None)
-        if caller is None:
-            raise AttributeError(f"no hook named {hook_name!r} is declared")
-        return list(reversed(caller.get_hookimpls()))
+        if caller is None or caller.spec is None:
+            return
+        missing = [a for a in caller.spec.argnames if a != "ctx" and a not in kwargs]
+        if missing:
+            raise TypeError(f"{hook_name} called without {', '.join(missing)}")
 
     # --- Per-tenant dispatch ------------------------------------------------------------
 
@@ -409,6 +430,7 @@ class PluginHost:
         out. Pass `isolate=False` where a missing answer would be unsafe (holds: an invoice
         wrongly not on hold gets charged), and handle the error there.
         """
+        self._check_call(hook_name, kwargs)
         results = []
         for impl in self._impls(hook_name):
             if not self.plugin_enabled(impl.plugin_name, ctx):
@@ -428,6 +450,7 @@ class PluginHost:
         self, hook_name: str, ctx: TenantContext | None, **kwargs: Any
     ) -> list[tuple[str, Any]]:
         """Like `call(isolate=False)`, with each answer paired with the plugin's name."""
+        self._check_call(hook_name, kwargs)
         results = []
         for impl in self._impls(hook_name):
             if not self.plugin_enabled(impl.plugin_name, ctx):
@@ -446,6 +469,7 @@ class PluginHost:
     async def first(self, hook_name: str, ctx: TenantContext | None, **kwargs: Any) -> Any:
         """The first non-None answer of the plugins enabled for `ctx` (a raising plugin is
         logged and skipped)."""
+        self._check_call(hook_name, kwargs)
         for impl in self._impls(hook_name):
             if not self.plugin_enabled(impl.plugin_name, ctx):
                 continue

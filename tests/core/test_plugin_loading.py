@@ -410,3 +410,32 @@ def test_an_extension_hook_without_its_declaring_plugin_only_warns(
         "plugin 'wording' implements 'example_reminder_text', which no loaded plugin declares; "
         "it is never called"
     ]
+
+
+def test_listing_plugins_reports_problems_instead_of_raising(
+    tmp_path: Any, entry_points: Any, broken_module: str
+) -> None:
+    """What `arportal plugins list` needs: every installed plugin, each with its problem."""
+    entry_points(("broken", broken_module))
+    config = Config(
+        database=f"sqlite:///{tmp_path / 'unused.db'}",
+        secret_key=SECRET,
+        plugins=PluginsConfig(enabled=["broken", "example", "not_installed"]),
+    )
+    loaded, infos = discover(config, strict=False)
+    assert [name for name, _ in loaded] == ["example"]
+    assert {(i.name, i.enabled, i.error) for i in infos} == {
+        ("broken", False, "RuntimeError: boom at import: missing licence key"),
+        ("example", True, None),
+    }
+
+
+async def test_a_call_missing_a_hook_argument_is_the_callers_error() -> None:
+    class Panels:
+        @hookimpl
+        def arportal_invoice_actions(self, invoice: Any) -> str:
+            return "action"
+
+    host = PluginHost([("panels", Panels())])
+    with pytest.raises(TypeError, match="arportal_invoice_actions called without invoice"):
+        await host.call("arportal_invoice_actions", None)
