@@ -200,6 +200,8 @@ async def test_feature_on_every_hook_works(ex: Running, frozen_today: dt.date) -
     # Its page and form: a note is stored, shown, mailed back and emitted as an event.
     page = await client.get(f"{root}/example", params={"invoice": "INV-1"})
     assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"  # the core's portal headers apply
+    assert "default-src 'self'" in page.headers["content-security-policy"]
     assert "About invoice INV-1: " in page.text
     token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
     sent = await client.post(
@@ -227,6 +229,11 @@ async def test_feature_on_every_hook_works(ex: Running, frozen_today: dt.date) -
         ("We pay <b>INV-1</b> on Friday", "C1")
     ]
     assert body["next_cursor"] is None
+    first = await api(ex, tenant, "GET", "/example/notes?limit=1")
+    rest = await api(ex, tenant, "GET", f"/example/notes?cursor={first['next_cursor']}")
+    assert len(first["items"]) == 1 and first["next_cursor"] is not None
+    assert first["items"][0]["id"] < rest["items"][0]["id"]
+    await api(ex, tenant, "GET", "/example/notes?cursor=abc", status=422)
 
     # Holds: invoices numbered with the configured prefix.
     ctx = await context(ex, tenant)

@@ -10,6 +10,7 @@ import msgspec
 from arportal import Invoice, PortalDep, TenantDep, emit_event, enqueue_mail
 from litestar import get, post
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import HTTPException
 from litestar.params import Body, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
@@ -144,7 +145,9 @@ async def list_notes(
     where = ExampleNote.tenant == tenant.tenant_id
     if kind:
         where &= ExampleNote.kind == kind
-    if cursor and cursor.isdigit():
+    if cursor is not None:
+        if not cursor.isdigit() or len(cursor) > 18:
+            raise HTTPException(status_code=422, detail="cursor: not one this endpoint gave")
         where &= ExampleNote.id > int(cursor)
     rows = await (
         ExampleNote.select(
