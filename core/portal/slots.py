@@ -34,6 +34,7 @@ class Brand:
     primary_text: str
     banner: str
     banner_text: str
+    link: str
     logo_src: str | None
     theme: Theme
 
@@ -41,13 +42,36 @@ class Brand:
         return (
             ":root{"
             f"--primary:{self.primary};--primary-text:{self.primary_text};"
-            f"--banner:{self.banner};--banner-text:{self.banner_text}"
+            f"--banner:{self.banner};--banner-text:{self.banner_text};--link:{self.link}"
             "}\n"
         )
 
 
 def _colour(value: Any, default: str) -> str:
     return value if isinstance(value, str) and HEX_COLOUR.match(value) else default
+
+
+def _luminance(colour: str) -> float:
+    channels = []
+    for index in (1, 3, 5):
+        value = int(colour[index : index + 2], 16) / 255
+        channels.append(value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4)
+    red, green, blue = channels
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def contrast(first: str, second: str) -> float:
+    """The WCAG contrast ratio of two `#RRGGBB` colours (1 to 21)."""
+    light, dark = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def readable(text: str, background: str, minimum: float = 4.5) -> str:
+    """`text` if it reads on `background` (WCAG AA), else black or white, whichever reads
+    better: a brand colour pair chosen by eye must not make a button unreadable."""
+    if contrast(text, background) >= minimum:
+        return text
+    return max(("#000000", "#ffffff"), key=lambda candidate: contrast(candidate, background))
 
 
 async def theme_of(portal: PortalContext) -> Theme:
@@ -57,7 +81,8 @@ async def theme_of(portal: PortalContext) -> Theme:
 
 def brand(portal: PortalContext, theme: Theme) -> Brand:
     """Colours are re-checked as `#RRGGBB` (a colour reaching CSS unchecked is an injection);
-    a bad one falls back to the default."""
+    a bad one falls back to the default. Text colours are kept only where they read on their
+    background; links use the primary colour only where it reads on white."""
     default = Theme()
     logo_src = None
     if theme.logo_bytes and theme.logo_content_type in LOGO_TYPES:
@@ -68,12 +93,17 @@ def brand(portal: PortalContext, theme: Theme) -> Brand:
     ):
         logo_src = theme.logo_url
     name = theme.display_name if isinstance(theme.display_name, str) and theme.display_name else ""
+    primary = _colour(theme.primary_color, default.primary_color)
+    primary_text = _colour(theme.primary_text_color, default.primary_text_color)
+    banner = _colour(theme.banner_color, default.banner_color)
+    banner_text = _colour(theme.banner_text_color, default.banner_text_color)
     return Brand(
         name=name.strip() or portal.name,
-        primary=_colour(theme.primary_color, default.primary_color),
-        primary_text=_colour(theme.primary_text_color, default.primary_text_color),
-        banner=_colour(theme.banner_color, default.banner_color),
-        banner_text=_colour(theme.banner_text_color, default.banner_text_color),
+        primary=primary,
+        primary_text=readable(primary_text, primary),
+        banner=banner,
+        banner_text=readable(banner_text, banner),
+        link=primary if contrast(primary, "#ffffff") >= 4.5 else default.primary_color,
         logo_src=logo_src,
         theme=theme,
     )

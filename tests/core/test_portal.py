@@ -543,7 +543,9 @@ async def test_plugin_slots_fill_the_pages(make_config, frozen_today):
         css = await client.get("/portal/theme.css")
         assert css.headers["content-type"].startswith("text/css")
         assert "--primary:#123456" in css.text and "--banner:#abcdef" in css.text
-        assert "evil" not in css.text and "--banner-text:#ffffff" in css.text
+        assert "evil" not in css.text, "a colour that is not #RRGGBB never reaches the CSS"
+        assert "--banner-text:#000000" in css.text, "white on #abcdef would not read: black"
+        assert "--link:#123456" in css.text
 
 
 async def test_a_plugin_that_raises_never_takes_the_page_down(make_config, frozen_today):
@@ -682,3 +684,67 @@ async def test_renewing_a_live_link_just_goes_to_the_portal(client, tenant):
     response = await client.post(f"/p/{token}/renew", headers={"x-csrftoken": field})
     assert response.status_code == 303 and response.headers["location"] == f"/p/{token}/"
     assert await OutboxMessage.count() == 0
+
+
+class LogoPlugin:
+    def __init__(self, theme: Theme):
+        self.theme = theme
+
+    @hookimpl
+    def arportal_theme(self, ctx):
+        return self.theme
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
+
+
+@pytest.mark.parametrize(
+    ("theme", "src"),
+    [
+        (Theme(logo_bytes=PNG, logo_content_type="image/png"), "/portal/logo"),
+        (Theme(logo_bytes=b"<svg onload=alert(1)>", logo_content_type="image/svg+xml"), None),
+        (Theme(logo_url="/files/logo.png"), "/files/logo.png"),
+        (Theme(logo_url="https://cdn.example/logo.png"), None),
+    ],
+)
+async def test_logo_is_served_from_the_portal_or_not_at_all(make_config, theme, src):
+    async with running_app(make_config(), [("logo", LogoPlugin(theme))]) as running:
+        client = running.client
+        tenant = await make_tenant()
+        await enter(client, await new_link(tenant.id, await add_customer(tenant.id)))
+        home = (await client.get("/portal/")).text
+        logo = await client.get("/portal/logo")
+        if src is None:
+            assert 'class="logo"' not in home
+        else:
+            assert f'<img class="logo" src="{src}" alt="">' in home
+        if src == "/portal/logo":
+            assert logo.status_code == 200 and logo.content == PNG
+            assert logo.headers["content-type"] == "image/png"
+        else:
+            assert logo.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("primary", "text_colour", "link", "on_primary"),
+    [
+        ("#1f5fbf", "#ffffff", "#1f5fbf", "#ffffff"),
+        ("#ffd500", "#ffffff", "#1f5fbf", "#000000"),
+        ("#0b3d2e", "#0b3d2e", "#0b3d2e", "#ffffff"),
+    ],
+)
+def test_brand_colours_keep_text_readable(primary, text_colour, link, on_primary):
+    from arportal.portal.slots import brand, contrast
+
+    portal = type("P", (), {"name": "Acme", "url": lambda self, path: "/portal/" + path})()
+    result = brand(portal, Theme(primary_color=primary, primary_text_color=text_colour))
+    assert result.link == link and result.primary_text == on_primary
+    assert contrast(result.primary_text, result.primary) >= 4.5
+    assert contrast(result.link, "#ffffff") >= 4.5
+
+
+async def test_pages_before_the_customer_is_known_follow_accept_language(client):
+    french = await client.get("/p/nope", headers={"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5"})
+    assert french.status_code == 404 and "Page introuvable" in french.text
+    english = await client.get("/p/nope", headers={"Accept-Language": "de-DE"})
+    assert "Page not found" in english.text
