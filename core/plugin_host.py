@@ -241,7 +241,8 @@ class PluginHost:
                 try:
                     self.pm.add_hookspecs(spec)
                 except pluggy.PluginValidationError as exc:
-                    raise PluginError(f"plugin {self._name_of(exc.plugin)!r}: {exc}") from None
+                    reason = str(exc).replace("\n", "; ")
+                    raise PluginError(f"plugin {self._name_of(exc.plugin)!r}: {reason}") from None
                 except ValueError as exc:
                     raise PluginError(
                         f"plugin {impl.plugin_name!r}: arportal_hookspecs answered {spec!r}, "
