@@ -405,7 +405,7 @@ def plugins_list(ctx: click.Context) -> None:
 
     config = _config(ctx)
     try:
-        _, infos = discover(config)
+        _, infos = discover(config, strict=False)
     except PluginError as exc:
         raise CliError(str(exc)) from None
     rows = [
