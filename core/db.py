@@ -7,8 +7,14 @@ different databases (tests on SQLite and PostgreSQL) without a global conf file.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
+import re
+import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlparse
 
 from piccolo.apps.migrations.tables import Migration
@@ -16,6 +22,7 @@ from piccolo.conf.apps import AppRegistry
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.querystring import QueryString
 from piccolo.table import Table
 
 os.environ.setdefault("PICCOLO_CONF", "arportal.piccolo_conf")
@@ -27,6 +34,7 @@ CORE_APP = "arportal.piccolo_app"
 class DatabaseState:
     engine: Engine | None = None
     registry: AppRegistry = field(default_factory=AppRegistry)
+    reader: sqlite3.Connection | None = None
 
 
 state = DatabaseState()
@@ -52,6 +60,7 @@ def all_tables() -> list[type[Table]]:
 
 def use_database(engine: Engine, app_modules: list[str]) -> None:
     """Point every table of the core and of the given plugin apps at `engine`."""
+    _close_reader()
     state.engine = engine
     state.registry = AppRegistry(apps=[CORE_APP, *app_modules])
     for table in [*all_tables(), Migration]:
@@ -69,9 +78,79 @@ async def start_engine() -> None:
 
 async def stop_engine() -> None:
     engine = state.engine
+    _close_reader()
     if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()
 
 
 def is_postgres() -> bool:
     return isinstance(state.engine, PostgresEngine)
+
+
+# --- The read path of pages ------------------------------------------------------------------
+
+_query_count: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "arportal_query_count", default=None
+)
+_PLACEHOLDER = re.compile(r"\{\}")
+
+
+@contextlib.contextmanager
+def count_queries() -> Iterator[list[int]]:
+    """Count the SQL statements run in this context (`fetch` and Piccolo queries alike):
+    `with count_queries() as n: ...; n[0]`."""
+    counter = [0]
+    token = _query_count.set(counter)
+    try:
+        yield counter
+    finally:
+        _query_count.reset(token)
+
+
+def note_query() -> None:
+    counter = _query_count.get()
+    if counter is not None:
+        counter[0] += 1
+
+
+def _reader() -> sqlite3.Connection:
+    """One read-only connection per process to the SQLite file, kept open.
+
+    Piccolo's SQLite engine opens a connection (and a thread) per query outside a
+    transaction; a page's few small indexed reads cost far less run here directly. WAL mode
+    lets them proceed while another connection writes.
+    """
+    if state.reader is None:
+        engine = state.engine
+        assert isinstance(engine, SQLiteEngine)
+        conn = sqlite3.connect(
+            engine.path,
+            detect_types=sqlite3.PARSE_DECLTYPES | sqlite3.PARSE_COLNAMES,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA query_only = 1")
+        state.reader = conn
+    return state.reader
+
+
+def _close_reader() -> None:
+    if state.reader is not None:
+        state.reader.close()
+        state.reader = None
+
+
+async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
+    """Run a read-only query written with `{}` placeholders; answer rows as dicts.
+
+    For the small, bounded, indexed reads of pages. It sees committed data only, so never use
+    it inside a write transaction to read that transaction's own changes.
+    """
+    note_query()
+    engine = state.engine
+    if isinstance(engine, SQLiteEngine):
+        cursor = _reader().execute(_PLACEHOLDER.sub("?", sql), args)
+        return [dict(row) for row in cursor.fetchall()]
+    assert engine is not None
+    return await engine.run_querystring(QueryString(sql, *args))  # type: ignore[no-any-return]
