@@ -20,6 +20,7 @@ from arportal.hookspecs import hookimpl, hookspec
 from arportal.models import Customer, Invoice, Tenant
 from arportal.outbox import enqueue_mail
 from arportal.plugin_host import render_fragment
+from arportal.portal.rendering import portal_page
 
 __version__ = "0.1.0"
 
@@ -45,5 +46,6 @@ __all__ = [
     "holds_for",
     "hookimpl",
     "hookspec",
+    "portal_page",
     "render_fragment",
 ]

@@ -16,6 +16,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, NotFoundException, TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.utils.scope.state import ScopeState
 from piccolo.table import Table
 
 from arportal.context import PortalContext
@@ -157,6 +158,12 @@ async def presented_link(
     return link, base
 
 
+def _csrf_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The request's CSRF token (set by the CSRF middleware), for forms in slot fragments."""
+    token = ScopeState.from_scope(connection.scope).csrf_token
+    return token if isinstance(token, str) else ""
+
+
 async def resolve_portal(connection: ASGIConnection[Any, Any, Any, Any]) -> PortalContext:
     """The portal context of this request, computed once and kept in the scope."""
     state = connection.scope["state"]
@@ -183,6 +190,7 @@ async def resolve_portal(connection: ASGIConnection[Any, Any, Any, Any]) -> Port
         link_id=link["id"],
         base=base,
         locale=normalize_locale(customer["locale"]),
+        csrf_token=_csrf_token(connection),
     )
     if not portal.toggle_enabled("portal"):
         raise PortalDisabled(portal.locale, portal.name)

@@ -8,6 +8,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from litestar.response import Template
+
 from arportal.context import PortalContext
 from arportal.portal import slots
 from arportal.portal.i18n import language, translator
@@ -50,4 +52,21 @@ async def page_context(portal: PortalContext, **extra: Any) -> dict[str, Any]:
         theme_css=portal.url("theme.css"),
         contact=await slots.contact_info(portal),
         **extra,
+    )
+
+
+async def portal_page(
+    portal: PortalContext, template_name: str, /, *, status_code: int = 200, **context: Any
+) -> Template:
+    """A page in the portal's layout, for core and plugin routes alike.
+
+    A template that `{% extends "core:base.html" %}` and fills `{% block title %}` and
+    `{% block content %}` gets the banner with the tenant's brand, the stylesheets, the
+    contact block and `t(...)` (the customer's language; text without a translation shows
+    as written). `portal` and `csrf_input` are in the context too.
+    """
+    return Template(
+        template_name=template_name,
+        context=await page_context(portal, **context),
+        status_code=status_code,
     )

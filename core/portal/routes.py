@@ -23,7 +23,7 @@ from arportal.portal.access import (
     session_value,
 )
 from arportal.portal.i18n import from_accept_language
-from arportal.portal.rendering import base_context, page_context, stylesheet
+from arportal.portal.rendering import base_context, portal_page, stylesheet
 from arportal.portal.renew import link_sent, renew
 
 
@@ -100,8 +100,9 @@ async def home(
     def tab_url(name: str, **cursor: str) -> str:
         return portal.url("") + "?" + urlencode({"status": name, **cursor})
 
-    context = await page_context(
+    return await portal_page(
         portal,
+        "core:portal/home.html",
         tab=tab,
         tabs=[(name, tab_url(name)) for name in queries.TABS],
         totals=totals,
@@ -113,7 +114,6 @@ async def home(
         next_url=tab_url(tab, after=page.next_cursor) if page.next_cursor else None,
         first_url=tab_url(tab) if (after or before) and page.prev_cursor else None,
     )
-    return Template(template_name="core:portal/home.html", context=context)
 
 
 async def _invoice_or_404(portal: PortalContext, external_id: FromPath[str]) -> dict[str, Any]:
@@ -134,8 +134,9 @@ async def _invoice_page(portal: PortalContext, external_id: FromPath[str]) -> Te
     invoice = await _invoice_or_404(portal, external_id)
     invoice["url"] = invoice_url(portal, invoice["external_id"])
     pdf = _safe_pdf_url(invoice["pdf_url"])
-    context = await page_context(
+    return await portal_page(
         portal,
+        "core:portal/invoice.html",
         invoice=invoice,
         pdf_url=invoice_url(portal, invoice["external_id"], "/pdf") if pdf else None,
         allocations=await queries.allocations(portal.tenant_id, invoice["id"]),
@@ -143,7 +144,6 @@ async def _invoice_page(portal: PortalContext, external_id: FromPath[str]) -> Te
         actions=await slots.invoice_actions(portal, invoice),
         home_url=portal.url(""),
     )
-    return Template(template_name="core:portal/invoice.html", context=context)
 
 
 @get("/invoices/{external_id:str}")

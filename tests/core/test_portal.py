@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from litestar import get, post
+from litestar.response import Redirect, Template
 
-from arportal import db
+from arportal import PortalDep, db, portal_page
 from arportal.declarations import Theme
 from arportal.hookspecs import hookimpl
 from arportal.links import create_link
@@ -748,3 +750,60 @@ async def test_pages_before_the_customer_is_known_follow_accept_language(client)
     assert french.status_code == 404 and "Page introuvable" in french.text
     english = await client.get("/p/nope", headers={"Accept-Language": "de-DE"})
     assert "Page not found" in english.text
+
+
+def page_plugin(folder: Path) -> Any:
+    (folder / "hello.html").write_text(
+        '{% extends "core:base.html" %}{% block title %}Hello{% endblock %}'
+        '{% block content %}<h1>{{ greeting }}, {{ portal.customer.name }}</h1>{% endblock %}'
+    )
+
+    @get("/hello")
+    async def hello(portal: PortalDep) -> Template:
+        return await portal_page(portal, "pageplug:hello.html", greeting="Bonjour")
+
+    @post("/hello")
+    async def hello_post(portal: PortalDep) -> Redirect:
+        return Redirect(portal.url("hello"), status_code=303)
+
+    class PagePlugin:
+        @hookimpl
+        def arportal_template_dirs(self):
+            return [str(folder)]
+
+        @hookimpl
+        def arportal_portal_routes(self):
+            return [hello, hello_post]
+
+        @hookimpl
+        def arportal_invoice_actions(self, ctx, invoice):
+            return (
+                f'<form method="post" action="{ctx.url("hello")}">'
+                f'<input type="hidden" name="_csrf_token" value="{ctx.csrf_token}">'
+                "<button>Go</button></form>"
+            )
+
+    return PagePlugin()
+
+
+async def test_plugin_pages_use_the_portal_layout_and_slot_forms_carry_csrf(
+    make_config, tmp_path, frozen_today
+):
+    async with running_app(make_config(), [("pageplug", page_plugin(tmp_path))]) as running:
+        client = running.client
+        tenant = await make_tenant()
+        customer = await add_customer(tenant.id, locale="fr")
+        await add_invoice(tenant.id, customer, "I-1")
+        await enter(client, await new_link(tenant.id, customer))
+
+        page = await client.get("/portal/hello")
+        assert page.status_code == 200
+        assert "<h1>Bonjour, Northwind Traders</h1>" in page.text
+        assert '<p class="brand-name">Acme Corp</p>' in page.text
+        assert '<html lang="fr">' in page.text and 'href="/portal/theme.css"' in page.text
+
+        invoice = (await client.get("/portal/invoices/I-1")).text
+        field = csrf_field(invoice)
+        assert field
+        posted = await client.post("/portal/hello", data={"_csrf_token": field})
+        assert posted.status_code == 303 and posted.headers["location"] == "/portal/hello"
