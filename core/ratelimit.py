@@ -2,8 +2,9 @@
 
 The app's `rate_limit` store is a MemoryStore on one machine and a RedisStore when
 `redis_url` is configured, so several workers share the counters. On Redis the count is an
-atomic INCR; on the memory store a lock per limiter makes read-and-write one step (the store
-belongs to one process, so that is enough).
+atomic INCR with an expiry at the end of the window; on the memory store a lock per limiter
+makes read-and-write one step (the store belongs to one process, so that is enough), and
+expired counters are swept once a window.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class FixedWindow:
     limit: int
     window: int = 60
     _lock: asyncio.Lock | None = field(default=None, repr=False)
+    _swept_window: int = field(default=-1, repr=False)
 
     def _slot(self, key: str, now: float) -> tuple[str, int]:
         number = int(now // self.window)
@@ -53,16 +55,28 @@ class FixedWindow:
 
     async def hit(self, key: str, now: float | None = None) -> bool:
         """Count one hit; True while the hit is within the limit."""
-        slot, remaining = self._slot(key, time.time() if now is None else now)
+        now = time.time() if now is None else now
+        slot, remaining = self._slot(key, now)
+        now_window = int(now // self.window)
         if isinstance(self.store, RedisStore):
             count = await _redis_incr(self.store, slot, remaining)
         else:
             if self._lock is None:
                 self._lock = asyncio.Lock()
             async with self._lock:
+                await self._sweep(now_window)
                 count = int(await self.store.get(slot) or 0) + 1
                 await self.store.set(slot, str(count), expires_in=remaining + 1)
         return count <= self.limit
+
+    async def _sweep(self, window_number: int) -> None:
+        """Once a window, drop expired counters from an in-process store (it never forgets
+        on its own: addresses seen once would pile up)."""
+        if window_number != self._swept_window:
+            self._swept_window = window_number
+            delete_expired = getattr(self.store, "delete_expired", None)
+            if delete_expired is not None:
+                await delete_expired()
 
     def retry_after(self, now: float | None = None) -> int:
         """Seconds until the current window ends."""
@@ -75,7 +89,7 @@ async def _redis_incr(store: RedisStore, slot: str, expires_in: int) -> int:
     client: Any = store._redis
     async with client.pipeline(transaction=True) as pipe:
         pipe.incr(key)
-        pipe.expire(key, expires_in + 1, nx=True)
+        pipe.expire(key, expires_in + 1)
         count, _ = await pipe.execute()
     return int(count)
 

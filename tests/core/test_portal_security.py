@@ -93,6 +93,19 @@ async def test_bad_session_cookies_count_as_failed_lookups(make_config):
         assert (await client.get("/portal/static/portal.css")).status_code == 200, "public"
 
 
+async def test_fixed_window_in_memory_counts_per_key_and_window():
+    from litestar.stores.memory import MemoryStore
+
+    limiter = FixedWindow(MemoryStore(), "test", limit=2, window=60)
+    now = 1_000_020.0
+    results = await asyncio.gather(*[limiter.hit("a", now) for _ in range(5)])
+    assert sorted(results) == [False, False, False, True, True], "no lost update under load"
+    assert await limiter.count("a", now) == 5
+    assert await limiter.exceeded("a", now) and not await limiter.exceeded("b", now)
+    assert not await limiter.exceeded("a", now + 60), "the next window starts over"
+    assert limiter.retry_after(now + 20) == 40
+
+
 @needs_redis
 async def test_fixed_window_in_redis_is_shared_by_workers():
     namespace = f"arportal-test-{uuid.uuid4().hex}"
