@@ -75,7 +75,7 @@ async def home(
     after: FromQuery[str | None] = None,
     before: FromQuery[str | None] = None,
 ) -> Template:
-    tab = status if status in queries.TABS else queries.DEFAULT_TAB
+    tab = status if status is not None and status in queries.TABS else queries.DEFAULT_TAB
     settings = portal.portal_settings
     today = portal.today()
     customer = portal.customer
