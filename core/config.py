@@ -44,7 +44,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str | None = None
     """Signs portal links and sessions. Without it a key is kept in `secret_file`."""
-    secret_file: str = "arportal.secret"
+    secret_file: str = "arportal.secret"  # noqa: S105  (a file name, not a secret)
     plugins: PluginsConfig = msgspec.field(default_factory=PluginsConfig)
     smtp: SmtpConfig | None = None
     mail_from: str = "arportal <noreply@localhost>"
@@ -59,9 +59,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Failed portal-link look-ups allowed per client address per minute."""
 
     def __post_init__(self) -> None:
-        if not (
-            self.database.startswith("sqlite://") or self.database.startswith("postgres")
-        ):
+        if not (self.database.startswith("sqlite://") or self.database.startswith("postgres")):
             raise ConfigError(
                 f"database: expected sqlite:///PATH or postgresql://..., got {self.database!r}"
             )
@@ -117,7 +115,9 @@ def config_from_mapping(data: dict[str, Any]) -> Config:
         raise
 
 
-def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None
+) -> Config:
     """Read the TOML file (missing is fine for the default path) and apply the environment."""
     environ = dict(os.environ if environ is None else environ)
     explicit = path is not None or "ARPORTAL_CONFIG" in environ

@@ -40,15 +40,43 @@ class DatabaseState:
 state = DatabaseState()
 
 
+class CountedSQLiteEngine(SQLiteEngine):
+    """Piccolo's SQLite engine, with every statement noted by `count_queries`."""
+
+    __slots__ = ()
+
+    async def run_querystring(self, querystring: Any, in_pool: bool = False) -> Any:
+        note_query()
+        return await super().run_querystring(querystring, in_pool=in_pool)
+
+    async def run_ddl(self, ddl: str, in_pool: bool = False) -> Any:
+        note_query()
+        return await super().run_ddl(ddl, in_pool=in_pool)
+
+
+class CountedPostgresEngine(PostgresEngine):
+    """Piccolo's PostgreSQL engine, with every statement noted by `count_queries`."""
+
+    __slots__ = ()
+
+    async def run_querystring(self, querystring: Any, in_pool: bool = True) -> Any:
+        note_query()
+        return await super().run_querystring(querystring, in_pool=in_pool)
+
+    async def run_ddl(self, ddl: str, in_pool: bool = True) -> Any:
+        note_query()
+        return await super().run_ddl(ddl, in_pool=in_pool)
+
+
 def engine_from_url(url: str) -> Engine:
     if url.startswith("sqlite:"):
         # sqlite:///relative.db and sqlite:////absolute/path.db, as SQLAlchemy spells them
         path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
-        return SQLiteEngine(path=path or "arportal.db", timeout=30)
+        return CountedSQLiteEngine(path=path or "arportal.db", timeout=30)
     parsed = urlparse(url)
     if parsed.scheme not in ("postgres", "postgresql"):
         raise ValueError(f"database: unsupported URL scheme {parsed.scheme!r}")
-    return PostgresEngine(config={"dsn": url.replace("postgres://", "postgresql://", 1)})
+    return CountedPostgresEngine(config={"dsn": url.replace("postgres://", "postgresql://", 1)})
 
 
 def all_tables() -> list[type[Table]]:
@@ -147,9 +175,9 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     For the small, bounded, indexed reads of pages. It sees committed data only, so never use
     it inside a write transaction to read that transaction's own changes.
     """
-    note_query()
     engine = state.engine
     if isinstance(engine, SQLiteEngine):
+        note_query()
         cursor = _reader().execute(_PLACEHOLDER.sub("?", sql), args)
         return [dict(row) for row in cursor.fetchall()]
     assert engine is not None

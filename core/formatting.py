@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from babel.dates import format_date as babel_format_date
 from jinja2 import Environment
@@ -17,8 +16,12 @@ def format_date(value: dt.date | None, locale: str = "en", style: str = "medium"
     return babel_format_date(value, format=style, locale=locale)
 
 
+def _money_filter(minor: int, currency: str, locale: str = "en") -> str:
+    return format_money(int(minor), currency, locale)
+
+
 def install_filters(env: Environment) -> None:
-    env.filters["money"] = lambda minor, currency, locale="en": format_money(int(minor), currency, locale)
+    env.filters["money"] = lambda minor, currency, locale="en": format_money(
+        int(minor), currency, locale
+    )
     env.filters["date"] = format_date
-
-

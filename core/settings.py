@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-SECRET_MASK = "********"
+SECRET_MASK = "********"  # noqa: S105  (what the API shows instead of a secret)
 
 
 class SettingsError(ValueError):

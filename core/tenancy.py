@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from arportal import db
 from arportal.context import TenantContext
-from arportal.models import CustomerToggleValue, Tenant, TenantFeature, TenantSetting
+from arportal.models import CustomerToggleValue, Tenant
 
 if TYPE_CHECKING:
     from arportal.config import Config
@@ -32,14 +33,44 @@ async def get_tenant_by_slug(slug: str) -> dict[str, Any] | None:
     return await Tenant.select().where(Tenant.slug == slug).first()
 
 
+_CONTEXT_SQL = (
+    "SELECT 's' AS kind, section AS name, CAST(data AS TEXT) AS value "
+    "FROM tenant_setting WHERE tenant = {} "
+    "UNION ALL SELECT 'f', key, CASE WHEN enabled THEN '1' ELSE '0' END "
+    "FROM tenant_feature WHERE tenant = {} "
+    "UNION ALL SELECT 't', key, CASE WHEN enabled THEN '1' ELSE '0' END "
+    "FROM customer_toggle WHERE tenant = {} AND customer = {}"
+)
+
+
+async def context_rows(
+    tenant_id: int, customer_id: int | None = None
+) -> tuple[dict[str, Any], dict[str, bool], dict[str, bool]]:
+    """A tenant's settings sections and feature switches, and a customer's toggles: one query."""
+    rows = await db.fetch(_CONTEXT_SQL, tenant_id, tenant_id, tenant_id, customer_id or 0)
+    settings: dict[str, Any] = {}
+    features: dict[str, bool] = {}
+    toggles: dict[str, bool] = {}
+    for row in rows:
+        if row["kind"] == "s":
+            settings[row["name"]] = _json(row["value"])
+        elif row["kind"] == "f":
+            features[row["name"]] = row["value"] == "1"
+        else:
+            toggles[row["name"]] = row["value"] == "1"
+    return settings, features, toggles
+
+
 async def load_context(
-    host: PluginHost, config: Config, tenant: dict[str, Any], actor: str = "system"
+    host: PluginHost,
+    config: Config,
+    tenant: dict[str, Any],
+    actor: str = "system",
+    customer: dict[str, Any] | None = None,
 ) -> TenantContext:
-    settings_rows = await TenantSetting.select(TenantSetting.section, TenantSetting.data).where(
-        TenantSetting.tenant == tenant["id"]
-    )
-    feature_rows = await TenantFeature.select(TenantFeature.key, TenantFeature.enabled).where(
-        TenantFeature.tenant == tenant["id"]
+    """The tenant's context; with `customer`, scoped to that customer with their toggles."""
+    settings, features, toggles = await context_rows(
+        tenant["id"], customer["id"] if customer else None
     )
     return TenantContext(
         tenant_id=tenant["id"],
@@ -47,13 +78,17 @@ async def load_context(
         name=tenant["name"],
         host=host,
         config=config,
-        settings_data={row["section"]: _json(row["data"]) for row in settings_rows},
-        feature_values={row["key"]: bool(row["enabled"]) for row in feature_rows},
+        settings_data=settings,
+        feature_values=features,
+        customer=customer,
+        toggle_values=toggles,
         actor=actor,
     )
 
 
-async def load_context_by_slug(host: PluginHost, config: Config, slug: str, actor: str = "system") -> TenantContext:
+async def load_context_by_slug(
+    host: PluginHost, config: Config, slug: str, actor: str = "system"
+) -> TenantContext:
     tenant = await get_tenant_by_slug(slug)
     if tenant is None:
         raise TenantError(f"no tenant {slug!r}")

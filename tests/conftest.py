@@ -23,9 +23,7 @@ from arportal.tenancy import create_tenant
 
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
-POSTGRES_URL = os.environ.get(
-    "ARPORTAL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_URL = os.environ.get("ARPORTAL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "test-secret-" + "x" * 40
 
 
@@ -101,7 +99,9 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def running_app(config: Config, plugins: list[tuple[str, Any]] | None = None) -> AsyncIterator[Running]:
+async def running_app(
+    config: Config, plugins: list[tuple[str, Any]] | None = None
+) -> AsyncIterator[Running]:
     """Start-up and shut-down hooks run in the test's own task and loop (a PostgreSQL pool
     belongs to one loop, and anyio scopes cannot span pytest-asyncio's setup and teardown)."""
     app = build_app(config, plugins=plugins)

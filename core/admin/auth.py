@@ -27,7 +27,9 @@ async def resolve_tenant(connection: ASGIConnection[Any, Any, Any, Any]) -> Tena
     tenant = await tenant_for_key(key.strip())
     if tenant is None:
         raise NotAuthorizedException("invalid or revoked API key")
-    ctx = await load_context(connection.app.state.host, connection.app.state.config, tenant, actor="operator")
+    ctx = await load_context(
+        connection.app.state.host, connection.app.state.config, tenant, actor="operator"
+    )
     state[STATE_KEY] = ctx
     return ctx
 
@@ -36,7 +38,9 @@ async def provide_tenant(request: Request[Any, Any, Any]) -> TenantContext:
     return await resolve_tenant(request)
 
 
-async def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def admin_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
     """Authenticate, then answer 404 while the route's feature (or plugin) is off."""
     if handler.opt.get("public") or connection.scope["path"].startswith("/api/v1/schema"):
         return

@@ -19,12 +19,13 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.utils.scope.state import ScopeState
 from piccolo.table import Table
 
+from arportal import db
 from arportal.context import PortalContext
 from arportal.links import link_state, token_hash
 from arportal.models import Customer, PortalLink, Tenant
 from arportal.portal.i18n import normalize_locale
 from arportal.ratelimit import FixedWindow, app_limiter, client_address
-from arportal.tenancy import customer_toggles, load_context
+from arportal.tenancy import load_context
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Receive, Scope, Send
@@ -91,7 +92,7 @@ _LINK_SQL = (
 async def _link_with_owner(where: str, value: Any) -> dict[str, Any] | None:
     """The link with its customer (`link["_customer"]`) and tenant (`link["_tenant"]`), in
     one query; the rows have the shape `Table.select()` gives."""
-    rows = await PortalLink.raw(_LINK_SQL + where, value)
+    rows = await db.fetch(_LINK_SQL + where, value)
     if not rows:
         return None
     parts: dict[str, dict[str, Any]] = {"l": {}, "c": {}, "t": {}}
@@ -174,8 +175,9 @@ async def resolve_portal(connection: ASGIConnection[Any, Any, Any, Any]) -> Port
     if link is None:
         raise PortalLinkUnknown()
     customer, tenant = link["_customer"], link["_tenant"]
-    ctx = await load_context(app_state.host, app_state.config, tenant, actor="customer")
-    toggles = await customer_toggles(customer["id"])
+    ctx = await load_context(
+        app_state.host, app_state.config, tenant, actor="customer", customer=customer
+    )
     portal = PortalContext(
         tenant_id=ctx.tenant_id,
         slug=ctx.slug,
@@ -185,7 +187,7 @@ async def resolve_portal(connection: ASGIConnection[Any, Any, Any, Any]) -> Port
         settings_data=ctx.settings_data,
         feature_values=ctx.feature_values,
         customer=customer,
-        toggle_values=toggles,
+        toggle_values=ctx.toggle_values,
         actor=f"customer:{customer['external_id']}",
         link_id=link["id"],
         base=base,

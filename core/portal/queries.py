@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from arportal.models import Invoice
+from arportal import db
 
 INVOICE_COLUMNS = (
     "id, external_id, number, issue_date, due_date, currency, total_minor, "
@@ -90,7 +90,7 @@ async def balances(
         sql += " AND issue_date <= {}"
         args.append(today)
     sql += " GROUP BY currency ORDER BY currency"
-    rows = await Invoice.raw(sql, *args)
+    rows = await db.fetch(sql, *args)
     return [
         {
             "currency": row["currency"],
@@ -136,7 +136,7 @@ async def invoice_page(
     direction = "DESC" if descending else "ASC"
     sql += f" ORDER BY {key} {direction}, id {direction} LIMIT {{}}"
     args.append(size + 1)
-    rows = list(await Invoice.raw(sql, *args))
+    rows = list(await db.fetch(sql, *args))
     more = len(rows) > size
     rows = rows[:size]
     if backward:
@@ -166,13 +166,13 @@ async def invoice_by_external_id(
     if hide_future:
         sql += " AND issue_date <= {}"
         args.append(today)
-    rows = await Invoice.raw(sql, *args)
+    rows = await db.fetch(sql, *args)
     return _invoice(rows[0], today) if rows else None
 
 
 async def allocations(tenant_id: int, invoice_id: int) -> list[dict[str, Any]]:
     """Payments and credit notes applied to an invoice, oldest first (one query)."""
-    rows = await Invoice.raw(
+    rows = await db.fetch(
         "SELECT a.id, a.amount_minor, "
         "p.external_id AS payment_ref, p.date AS payment_date, "
         "c.external_id AS credit_ref, c.number AS credit_number, c.date AS credit_date "

@@ -18,7 +18,7 @@ def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     config = tmp_path / "arportal.toml"
     config.write_text(
         f'database = "{db_url}"\nsecret_key = "{SECRET}"\nbase_url = "http://portal.test"\n'
-        '[plugins]\nenabled = []\n'
+        "[plugins]\nenabled = []\n"
     )
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
@@ -70,7 +70,8 @@ def test_api_keys_create_and_revoke(cli: Any) -> None:
 def test_imports_links_and_settings(cli: Any, tmp_path: Path) -> None:
     cli("tenants", "create", "acme", "--name", "Acme")
     customers = write(
-        tmp_path, "customers.csv",
+        tmp_path,
+        "customers.csv",
         "external_id,name,email,currency,locale\n"
         "C-1,Northwind,ap@northwind.example,USD,en\n"
         "C-2,Fabrikam,compta@fabrikam.example,EUR,fr\n",
@@ -78,7 +79,8 @@ def test_imports_links_and_settings(cli: Any, tmp_path: Path) -> None:
     imported = json.loads(cli("customers", "import", "acme", customers, "--json").output)
     assert imported["imported"] == 2
     invoices = write(
-        tmp_path, "invoices.csv",
+        tmp_path,
+        "invoices.csv",
         "external_id,customer_external_id,number,issue_date,due_date,currency,total\n"
         "I-1,C-1,INV-1,2026-01-01,2026-01-31,USD,100.00\n"
         "I-2,C-1,INV-2,2026-13-01,2026-02-28,USD,50.00\n",
@@ -92,8 +94,9 @@ def test_imports_links_and_settings(cli: Any, tmp_path: Path) -> None:
     assert link["portal_url"].startswith("http://portal.test/p/")
     rotated = json.loads(cli("links", "rotate", "acme", "C-1", "--json").output)
     assert rotated["portal_url"] != link["portal_url"]
-    assert json.loads(cli("links", "show", "acme", "C-1", "--json").output)["portal_url"] == (
-        rotated["portal_url"]
+    assert (
+        json.loads(cli("links", "show", "acme", "C-1", "--json").output)["portal_url"]
+        == (rotated["portal_url"])
     )
 
     settings = write(tmp_path, "s.toml", "[portal]\nlink_validity_days = 40\n")
@@ -105,7 +108,9 @@ def test_imports_links_and_settings(cli: Any, tmp_path: Path) -> None:
     assert refused.exit_code == 1 and "portal.link_validity_days" in refused.output
 
 
-def test_plugins_list_reports_installed_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plugins_list_reports_installed_plugins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["plugins", "list", "--json"], catch_exceptions=False)
     assert result.exit_code == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from arportal.demo import seed_demo
 from arportal.models import Customer, Invoice, PortalLink, Tenant
 
