@@ -11,9 +11,10 @@ import contextlib
 import logging
 from typing import Any
 
-from litestar import Litestar, MediaType, Router, get
+from litestar import Litestar, MediaType, Request, Router, get
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
+from litestar.exceptions import NotFoundException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -29,7 +30,7 @@ from arportal.config import Config, load_config
 from arportal.migrate import run_migrations
 from arportal.plugin_host import PluginHost, discover
 from arportal.portal.access import PortalPathRewrite, portal_guard, provide_portal
-from arportal.portal.routes import PORTAL_EXCEPTION_HANDLERS, PORTAL_HANDLERS
+from arportal.portal.routes import PORTAL_EXCEPTION_HANDLERS, PORTAL_HANDLERS, not_found_page
 from arportal.security import AccessLog, PortalHeaders
 from arportal.templating import build_environment
 
@@ -49,6 +50,14 @@ async def readyz() -> Response[dict[str, str]]:
     except Exception as exc:
         return Response({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
     return Response({"status": "ok"})
+
+
+def _unrouted(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
+    """A path no route matches: the portal's HTML 404 page under /portal (whatever the
+    token, the same page), Litestar's JSON answer elsewhere."""
+    if request.scope["path"].startswith("/portal"):
+        return not_found_page(request, exc)
+    return Response({"status_code": 404, "detail": exc.detail}, status_code=404)
 
 
 def _plugin_router(path: str, name: str, routes: list[Any]) -> Router:
@@ -156,6 +165,7 @@ def build_app(
         stores={"rate_limit": _store(config)},
         request_max_body_size=config.request_max_bytes,
         logging_config=None,
+        exception_handlers={NotFoundException: _unrouted},
         debug=False,
     )
     app.state.config = config

@@ -276,6 +276,8 @@ PORTAL_HANDLERS: list[Any] = [
     renew,
     link_sent,
 ]
+not_found_page = _not_found
+
 PORTAL_EXCEPTION_HANDLERS: dict[Any, Any] = {
     NotFoundException: _not_found,
     PortalLinkExpired: _expired,

@@ -788,3 +788,14 @@ async def test_plugin_pages_use_the_portal_layout_and_slot_forms_carry_csrf(
         assert field
         posted = await client.post("/portal/hello", data={"_csrf_token": field})
         assert posted.status_code == 303 and posted.headers["location"] == "/portal/hello"
+
+
+async def test_a_portal_path_no_route_matches_gets_the_html_404_page(client, tenant):
+    customer = await add_customer(tenant.id)
+    await enter(client, await new_link(tenant.id, customer))
+    missing = await client.get("/portal/no/such/page")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert missing.headers["referrer-policy"] == "no-referrer"
+    api = await client.get("/api/v1/no-such-thing", headers=tenant.headers)
+    assert api.status_code == 404 and api.json()["status_code"] == 404
