@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+import msgspec
 
 from arportal.config import Config, ConfigError, load_config
+
+DEFAULT_BASE_URL = Config().base_url
 
 
 class CliError(click.ClickException):
@@ -125,6 +128,10 @@ def serve(ctx: click.Context, host: str, port: int, workers: int | None, demo: b
     import uvicorn
 
     config = _config(ctx)
+    if config.base_url == DEFAULT_BASE_URL and (host, port) != ("127.0.0.1", 8000):
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        config = msgspec.structs.replace(config, base_url=f"http://{shown_host}:{port}")
+        os.environ["ARPORTAL_BASE_URL"] = config.base_url
 
     async def prepare() -> None:
         async with runtime(config) as rt:
