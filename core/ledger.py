@@ -30,7 +30,7 @@ from piccolo.engine.base import Engine
 from arportal import db
 from arportal.clock import utcnow
 from arportal.links import current_links, derive_token, portal_url, token_hash
-from arportal.models import AuditEvent, CustomerToggleValue
+from arportal.models import AuditEvent
 from arportal.money import MoneyError, check_currency, currency_exponent, to_minor
 
 if TYPE_CHECKING:
@@ -572,11 +572,13 @@ async def customer_out(ctx: TenantContext, rows: Sequence[Row]) -> list[Row]:
         chunk = [rows[index] for index in batch]
         ids = [row["id"] for row in chunk]
         links = await current_links(ctx.tenant_id, ids)
-        toggle_rows = await CustomerToggleValue.select(
-            CustomerToggleValue.customer, CustomerToggleValue.key, CustomerToggleValue.enabled
-        ).where(
-            (CustomerToggleValue.tenant == ctx.tenant_id) & CustomerToggleValue.customer.is_in(ids)
-        )
+        async with transaction(write=False):
+            toggle_rows = await fetch_in(
+                "SELECT customer, key, enabled FROM customer_toggle WHERE tenant = ?",
+                [ctx.tenant_id],
+                "customer",
+                ids,
+            )
         toggles: dict[int, dict[str, bool]] = {}
         for row in toggle_rows:
             if row["key"] in declared:

@@ -425,3 +425,11 @@ async def test_bulk_upserts_run_in_batches(ctx: Any, monkeypatch: pytest.MonkeyP
         await upsert_invoices(ctx, items)
     assert err.value.field == f"items[{n - 1}].customer_external_id"
     assert await Invoice.count().where(Invoice.tenant == ctx.tenant_id) == n
+
+
+@pytest.mark.parametrize("currency", ["USD", "JPY", "BHD", "EUR"])
+@pytest.mark.parametrize("minor", [0, 1, 5, 99, 100, 123450, -1, -250, 10**15 + 7])
+def test_amount_str_matches_money_decimal_str(minor: int, currency: str) -> None:
+    from arportal.money import decimal_str
+
+    assert ledger.amount_str(minor, currency) == decimal_str(minor, currency)
