@@ -139,6 +139,12 @@ def run_engine(engine: str, args: argparse.Namespace, log: Any) -> EngineRun:
                                    log=log))
     compare_meta = asyncio.run(data.ensure(engine, compare, cache_dir=args.cache_dir,
                                            postgres=args.postgres, log=log))
+    return measure_engine(engine, meta, compare_meta, args, log)
+
+
+def measure_engine(engine: str, meta: dict[str, Any], compare_meta: dict[str, Any],
+                   args: argparse.Namespace, log: Any) -> EngineRun:
+    """Everything measured on one engine, given its two databases (see `bench.data`)."""
     run = EngineRun(engine, meta, compare_meta)
     config = config_for(meta, args.cache_dir, args.plugins)
     compare_config = config_for(compare_meta, args.cache_dir, args.plugins)
@@ -170,7 +176,8 @@ def run_engine(engine: str, args: argparse.Namespace, log: Any) -> EngineRun:
             Target("memory", memory.base + MEMORY_PATH, header),
             Target("hello (app)", memory.base + HELLO_PATH, header),
             Target("hello (bare)", bare.base + HELLO_PATH, header),
-            Target(f"portal, {args.compare_invoices:,}-invoice DB", small.base + "/portal/",
+            Target(f"portal, {compare_meta['spec']['invoices']:,}-invoice DB",
+                   small.base + "/portal/",
                    {"Cookie": _cookie(compare_cookies)}),
         ]}
         for round_index in range(args.rounds):

@@ -26,15 +26,16 @@ MEMORY_APP = "bench.inmemory_app:create_app"
 BARE_APP = "bench.inmemory_app:create_bare_app"
 
 
-def write_config(path: Path, database: str, secret_key: str, plugins: bool = False) -> Path:
-    """An instance config with the job loop off. `plugins=False` loads no plugin (the core
-    page alone); True loads every installed plugin, as a default instance does."""
+def write_config(path: Path, database: str, secret_key: str, plugins: bool = False,
+                 run_jobs: bool = False) -> Path:
+    """An instance config, the job loop off unless asked. `plugins=False` loads no plugin
+    (the core alone); True loads every installed plugin, as a default instance does."""
     lines = [
         f'database = "{database}"',
         f'secret_key = "{secret_key}"',
         'base_url = "http://127.0.0.1:8000"',
         f'files_dir = "{path.parent / "files"}"',
-        "run_jobs = false",
+        f"run_jobs = {'true' if run_jobs else 'false'}",
         "failed_lookup_limit = 1000000",
     ]
     if not plugins:
