@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -149,15 +150,46 @@ def _numbered(sql: str) -> str:
     return "".join(out)
 
 
+_INSERT = re.compile(r"^INSERT INTO (\w+) \(([\w, ]+)\) VALUES \([?, ]+\)([^?]*)$", re.DOTALL)
+_pg_types: dict[str, dict[str, str]] = {}
+
+
 async def executemany(sql: str, rows: Sequence[Sequence[Any]]) -> None:
     """Run `sql` (with `?` placeholders) for every row, on the current transaction's
-    connection (aiosqlite or asyncpg). Must be called inside `transaction()`."""
+    connection (aiosqlite or asyncpg). Must be called inside `transaction()`.
+
+    On PostgreSQL an `INSERT ... VALUES (?, ...) [ON CONFLICT ...]` runs once for all rows,
+    as `INSERT ... SELECT * FROM unnest($1::type[], ...)`: one statement instead of one per
+    row, several times faster than asyncpg's `executemany`."""
     if not rows:
         return
-    if db.is_postgres():
-        await _connection().executemany(_numbered(sql), rows)
-    else:
-        await _connection().executemany(sql, rows)
+    connection = _connection()
+    if not db.is_postgres():
+        await connection.executemany(sql, rows)
+        return
+    match = _INSERT.match(sql)
+    if match is None:
+        await connection.executemany(_numbered(sql), rows)
+        return
+    table, columns_sql, rest = match.groups()
+    columns = [column.strip() for column in columns_sql.split(",")]
+    types = await _column_types(connection, table)
+    arrays = ", ".join(f"${i}::{types[column]}[]" for i, column in enumerate(columns, start=1))
+    await connection.execute(
+        f"INSERT INTO {table} ({columns_sql}) SELECT * FROM unnest({arrays}){rest}",
+        *[list(values) for values in zip(*rows, strict=True)],
+    )
+
+
+async def _column_types(connection: Any, table: str) -> dict[str, str]:
+    if table not in _pg_types:
+        rows = await connection.fetch(
+            "SELECT attname, format_type(atttypid, atttypmod) AS type FROM pg_attribute"
+            " WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped",
+            table,
+        )
+        _pg_types[table] = {row["attname"]: row["type"] for row in rows}
+    return _pg_types[table]
 
 
 async def fetch(sql: str, params: Sequence[Any]) -> list[Row]:
@@ -639,6 +671,24 @@ UPDATE_INVOICE_DUE = (
     "UPDATE invoice SET amount_due_minor = ?, status = ?, updated_at = ?"
     " WHERE tenant = ? AND id = ?"
 )
+
+
+async def _update_dues(updates: list[tuple[int, str, Any, int, int]]) -> None:
+    """`UPDATE_INVOICE_DUE` for many invoices; one statement on PostgreSQL."""
+    if not updates or not db.is_postgres():
+        await executemany(UPDATE_INVOICE_DUE, updates)
+        return
+    due, status, stamp, tenant, ids = (list(values) for values in zip(*updates, strict=True))
+    await _connection().execute(
+        "UPDATE invoice SET amount_due_minor = u.due, status = u.status, updated_at = u.stamp"
+        " FROM unnest($1::bigint[], $2::varchar[], $3::timestamptz[], $4::integer[])"
+        " AS u(due, status, stamp, id) WHERE invoice.tenant = $5 AND invoice.id = u.id",
+        due,
+        status,
+        stamp,
+        ids,
+        tenant[0],
+    )
 
 
 def invoice_query(tenant_id: int) -> Any:
@@ -1169,7 +1219,7 @@ async def _write_doc_batch(
         after = {**invoice, "amount_due_minor": amount_due, "status": status}
         first_previous = invoice_changes.get(invoice_id, (None, invoice))[1]
         invoice_changes[invoice_id] = (after, first_previous)
-    await executemany(UPDATE_INVOICE_DUE, updates)
+    await _update_dues(updates)
 
     written = []
     for _index, doc, targets, _old in changed:
