@@ -264,6 +264,7 @@ def portal_section(runs: list[EngineRun], args: argparse.Namespace, load_at_star
              "yes" if run.same_html else "no", report.verdict(run.same_html)],
         ]
     lines += report.table(["engine", "what", "budget", "measured", "verdict"], budget_rows)
+    lines += ["", _littles_law(runs, args.connections)]
     lines += [
         "",
         "SQL statements of one returning visit to `/portal/`, counted in-process at the "
@@ -287,6 +288,18 @@ def portal_section(runs: list[EngineRun], args: argparse.Namespace, load_at_star
         lines.append(f"- {run.engine}:")
         lines += [f"  {index}. `{_clip(sql)}`" for index, sql in enumerate(statements, 1)]
     return "\n".join(lines)
+
+
+def _littles_law(runs: list[EngineRun], connections: int) -> str:
+    floors = []
+    for run in runs:
+        rps = run.targets["portal"].median().requests_per_s
+        floors.append(f"{run.engine}: {rps:,.0f} req/s, so {1000 * connections / rps:,.0f} ms "
+                      "on average" if rps else f"{run.engine}: no throughput")
+    return (f"With {connections} connections always busy, the mean latency is {connections} / "
+            f"throughput (Little's law), so a p99 under {BUDGET_P99_MS:.0f} ms needs well over "
+            f"{1000 * connections / BUDGET_P99_MS:,.0f} req/s; the portal page here: "
+            + "; ".join(floors) + ".")
 
 
 def _shape(sql: str) -> str:

@@ -20,6 +20,7 @@ import re
 import statistics
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,8 +153,15 @@ def section(results: list[StartupResult], args: argparse.Namespace, load_at_star
     for r in results:
         big = r.big_table_statements
         lines.append(f"- {r.engine}: {len(r.statements)} statements; on big tables: "
-                     + ("none" if not big else ", ".join(f"`{s[:120]}`" for s in big)))
+                     + ("none" if not big else ", ".join(f"`{_clip(s)}`" for s in big)))
+        for sql, count in Counter(r.statements).items():
+            lines.append(f"  - {count} x `{_clip(sql)}`")
     return "\n".join(lines)
+
+
+def _clip(sql: str, limit: int = 140) -> str:
+    sql = sql.replace("`", "'")
+    return sql if len(sql) <= limit else sql[: limit - 3] + "..."
 
 
 def main(argv: list[str] | None = None) -> None:
