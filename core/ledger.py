@@ -133,6 +133,19 @@ def transaction(write: bool = True) -> Any:
     return engine.transaction(transaction_type=TransactionType.immediate)
 
 
+LEDGER_LOCK = 0x4152  # "AR": the namespace of the tenant-wide advisory lock
+
+
+async def serialize_ledger(tenant_id: int) -> None:
+    """Let one ledger write of a tenant run at a time (until the transaction ends).
+
+    On SQLite the IMMEDIATE transaction already does; on PostgreSQL a transaction-scoped
+    advisory lock does, so two imports or two payments for the same invoices cannot both
+    read an amount due and both write theirs."""
+    if db.is_postgres():
+        await _connection().execute("SELECT pg_advisory_xact_lock($1, $2)", LEDGER_LOCK, tenant_id)
+
+
 def _connection() -> Any:
     current = _engine().current_transaction.get()
     if current is None:
@@ -491,6 +504,7 @@ async def upsert_customers(
     audit: list[Audit] = []
     stored: dict[str, Row] = {}
     async with transaction():
+        await serialize_ledger(ctx.tenant_id)
         for batch in _batches(prepared):
             rows = [prepared[index] for index in batch]
             existing = {
@@ -701,12 +715,21 @@ def invoice_query(tenant_id: int) -> Any:
 
 
 async def select_invoices(
-    tenant_id: int, *, external_ids: Iterable[str] = (), ids: Iterable[int] = ()
+    tenant_id: int,
+    *,
+    external_ids: Iterable[str] = (),
+    ids: Iterable[int] = (),
+    lock: bool = False,
 ) -> dict[int, Row]:
-    """The tenant's invoices by external id and/or id, keyed by id (inside `transaction()`)."""
+    """The tenant's invoices by external id and/or id, keyed by id (inside `transaction()`).
+
+    `lock` takes the rows for this transaction on PostgreSQL (in id order, so two writers do
+    not deadlock): amounts due are computed from what was read, so a concurrent payment on
+    the same invoice must wait. SQLite's IMMEDIATE transaction already admits one writer."""
+    suffix = " ORDER BY id FOR UPDATE" if lock and db.is_postgres() else ""
     found: dict[int, Row] = {}
     for column, values in (("external_id", external_ids), ("id", ids)):
-        for row in await fetch_in(INVOICE_SELECT, [tenant_id], column, values):
+        for row in await fetch_in(INVOICE_SELECT, [tenant_id], column, values, suffix):
             found[row["id"]] = row
     await _add_external_ids(tenant_id, list(found.values()), "customer")
     return found
@@ -787,6 +810,7 @@ async def upsert_invoices(
     stored: dict[str, Row] = {}
     known_customers: dict[str, int] = {}
     async with transaction():
+        await serialize_ledger(ctx.tenant_id)
         for batch in _batches(prepared):
             rows = [prepared[index] for index in batch]
             customers = await _customer_ids(
@@ -796,7 +820,7 @@ async def upsert_invoices(
                 row["external_id"]: row
                 for row in (
                     await select_invoices(
-                        ctx.tenant_id, external_ids=[row["external_id"] for row in rows]
+                        ctx.tenant_id, external_ids=[row["external_id"] for row in rows], lock=True
                     )
                 ).values()
             }
@@ -1043,6 +1067,7 @@ async def _upsert_docs(
     stored: dict[str, Row] = {}
     known_customers: dict[str, int] = {}
     async with transaction():
+        await serialize_ledger(ctx.tenant_id)
         for batch in _batches(prepared):
             written = await _write_doc_batch(
                 ctx, kind, batch, prepared, invoice_changes, stored, known_customers
@@ -1115,6 +1140,7 @@ async def _write_doc_batch(
         tenant_id,
         external_ids={ext for doc in docs for ext, _minor in doc["allocations"]},
         ids={row["invoice"] for row in old_allocations},
+        lock=True,
     )
     invoice_by_external = {row["external_id"]: row for row in invoices.values()}
 

@@ -433,3 +433,20 @@ def test_amount_str_matches_money_decimal_str(minor: int, currency: str) -> None
     from arportal.money import decimal_str
 
     assert ledger.amount_str(minor, currency) == decimal_str(minor, currency)
+
+
+async def test_concurrent_payments_on_one_invoice_do_not_lose_updates(ctx: Any) -> None:
+    import asyncio
+
+    await upsert_customers(ctx, [customer("C1")])
+    await upsert_invoices(ctx, [invoice("I1")])
+    await asyncio.gather(*(
+        upsert_payments(ctx, [payment(f"P{i}", "30", [("I1", "30")])]) for i in range(3)
+    ))
+    assert (await invoice_row(ctx.tenant_id, "I1"))["amount_due_minor"] == 1000
+    results = await asyncio.gather(
+        *(upsert_payments(ctx, [payment(f"Q{i}", "10", [("I1", "10")])]) for i in range(2)),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, LedgerError) for r in results) == 1
+    assert (await invoice_row(ctx.tenant_id, "I1"))["amount_due_minor"] == 0
