@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
+from litestar.di import Provide
 from litestar.exceptions import ValidationException
 
 from arportal.ledger import LedgerError
@@ -41,6 +42,19 @@ def validation_field(exc: msgspec.ValidationError, root: str = "") -> tuple[str,
         path += "." + named["name"]
     field = (root + path) if path.startswith("[") else (root + path if root else path.lstrip("."))
     return field or root or "body", message
+
+
+def documented_body(type_: Any) -> dict[str, Provide]:
+    """Handler `dependencies` that only document the JSON body in OpenAPI.
+
+    The dependency is never resolved (no handler asks for it), so Litestar does not decode the
+    body (it would accept "2" for an integer and drop the path of errors); `decode_body` does."""
+
+    async def body(data: Any) -> None:
+        return None
+
+    body.__annotations__ = {"data": type_, "return": None}
+    return {"_documented_body": Provide(body)}
 
 
 async def decode_body(

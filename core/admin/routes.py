@@ -16,7 +16,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 
 from arportal import ledger
-from arportal.admin.errors import EXCEPTION_HANDLERS, decode_body
+from arportal.admin.errors import EXCEPTION_HANDLERS, decode_body, documented_body
 from arportal.context import TenantContext, TenantDep
 from arportal.events import audit
 from arportal.ledger import (
@@ -70,7 +70,11 @@ async def get_settings(tenant: TenantDep) -> dict[str, Any]:
     return await read_settings(tenant)
 
 
-@patch("/settings", summary="Change any part of the settings")
+@patch(
+    "/settings",
+    summary="Change any part of the settings",
+    dependencies=documented_body(dict[str, Any]),
+)
 async def patch_settings(tenant: TenantDep, request: Request[Any, Any, Any]) -> dict[str, Any]:
     body = await decode_body(request, dict[str, Any])
     return await apply_settings(tenant, body)
@@ -79,7 +83,11 @@ async def patch_settings(tenant: TenantDep, request: Request[Any, Any, Any]) -> 
 # --- customers ------------------------------------------------------------------------------
 
 
-@put("/customers", summary="Upsert customers by external_id")
+@put(
+    "/customers",
+    summary="Upsert customers by external_id",
+    dependencies=documented_body(list[CustomerIn]),
+)
 async def put_customers(tenant: TenantDep, request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
     items = await decode_body(request, list[CustomerIn], root="items")
     return await customer_out(tenant, await ledger.upsert_customers(tenant, items))
@@ -100,7 +108,11 @@ async def get_customer(tenant: TenantDep, external_id: FromPath[str]) -> dict[st
     return (await customer_out(tenant, [await _customer(tenant, external_id)]))[0]
 
 
-@patch("/customers/{external_id:str}", summary="Change a customer (and its toggles)")
+@patch(
+    "/customers/{external_id:str}",
+    summary="Change a customer (and its toggles)",
+    dependencies=documented_body(CustomerPatch),
+)
 async def patch_customer(
     tenant: TenantDep, external_id: FromPath[str], request: Request[Any, Any, Any]
 ) -> dict[str, Any]:
@@ -125,6 +137,7 @@ async def patch_customer(
 @post(
     "/customers/{external_id:str}/portal-link",
     summary="A fresh portal link (earlier ones stay valid)",
+    dependencies=documented_body(LinkRequest | None),
 )
 async def new_portal_link(
     tenant: TenantDep, external_id: FromPath[str], request: Request[Any, Any, Any]
@@ -162,7 +175,11 @@ def _link_out(tenant: TenantContext, link: dict[str, Any]) -> dict[str, Any]:
 # --- invoices -------------------------------------------------------------------------------
 
 
-@put("/invoices", summary="Upsert invoices by external_id")
+@put(
+    "/invoices",
+    summary="Upsert invoices by external_id",
+    dependencies=documented_body(list[InvoiceIn]),
+)
 async def put_invoices(tenant: TenantDep, request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
     items = await decode_body(request, list[InvoiceIn], root="items")
     return invoice_out(await ledger.upsert_invoices(tenant, items))
@@ -201,13 +218,21 @@ async def get_invoice(tenant: TenantDep, external_id: FromPath[str]) -> dict[str
 # --- payments and credit notes ----------------------------------------------------------------
 
 
-@put("/payments", summary="Upsert payments and their allocations")
+@put(
+    "/payments",
+    summary="Upsert payments and their allocations",
+    dependencies=documented_body(list[PaymentIn]),
+)
 async def put_payments(tenant: TenantDep, request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
     items = await decode_body(request, list[PaymentIn], root="items")
     return doc_out(await ledger.upsert_payments(tenant, items))
 
 
-@put("/credit-notes", summary="Upsert credit notes and their allocations")
+@put(
+    "/credit-notes",
+    summary="Upsert credit notes and their allocations",
+    dependencies=documented_body(list[CreditNoteIn]),
+)
 async def put_credit_notes(
     tenant: TenantDep, request: Request[Any, Any, Any]
 ) -> list[dict[str, Any]]:

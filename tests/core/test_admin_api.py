@@ -503,3 +503,14 @@ async def test_bulk_put_of_many_items(client: Any, tenant: Any) -> None:
     assert (await put(client, tenant, "payments", payments)).status_code == 200
     page = (await client.get("/api/v1/invoices?status=open&limit=1", headers=tenant.headers)).json()
     assert page == {"items": [], "next_cursor": None}
+
+
+async def test_openapi_documents_the_bodies(client: Any) -> None:
+    schema = (await client.get("/api/v1/schema/openapi.json")).json()
+    put_invoices = schema["paths"]["/api/v1/invoices"]["put"]
+    body = put_invoices["requestBody"]["content"]["application/json"]["schema"]
+    assert body["type"] == "array" and body["items"]["$ref"].endswith("/InvoiceIn")
+    assert "amount_due" in schema["components"]["schemas"]["InvoiceIn"]["properties"]
+    assert "requestBody" in schema["paths"]["/api/v1/customers/{external_id}"]["patch"]
+    parameters = {p["name"] for p in put_invoices.get("parameters", [])}
+    assert "_documented_body" not in parameters and "data" not in parameters
