@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from arportal.events import audit
-from arportal.ledger import executemany, transaction
+from arportal.ledger import executemany, fetch, transaction
 from arportal.settings import SECRET_MASK, SettingsError, decode_section, encode_section
 
 if TYPE_CHECKING:
@@ -128,9 +128,9 @@ async def apply_settings(ctx: TenantContext, patch: dict[str, Any]) -> dict[str,
 
 
 async def set_customer_toggles(
-    ctx: TenantContext, customer_id: int, toggles: dict[str, bool]
+    ctx: TenantContext, customer_id: int, toggles: dict[str, bool], *, external_id: str = ""
 ) -> None:
-    """Set a customer's toggles (the customer must be the tenant's: the caller looked it up)."""
+    """Set a customer's toggles. A customer of another tenant is refused like an unknown one."""
     declared = ctx.host.declarations.toggles
     for key, value in toggles.items():
         if key not in declared:
@@ -140,8 +140,15 @@ async def set_customer_toggles(
     if not toggles:
         return
     async with transaction():
+        owner = await fetch(
+            "SELECT external_id FROM customer WHERE tenant = ? AND id = ?",
+            [ctx.tenant_id, customer_id],
+        )
+        if not owner:
+            raise SettingsError("customer", f"no customer {customer_id} in this tenant")
         await executemany(
             UPSERT_TOGGLE,
             [(ctx.tenant_id, customer_id, key, value) for key, value in toggles.items()],
         )
-        await audit(ctx, "customer.toggles_changed", "customer", str(customer_id), dict(toggles))
+        subject = external_id or owner[0]["external_id"]
+        await audit(ctx, "customer.toggles_changed", "customer", subject, dict(toggles))

@@ -163,3 +163,19 @@ async def test_writes_never_reach_another_tenant(client: Any, two: Any) -> None:
     assert response.status_code == 200
     b_settings = (await client.get("/api/v1/settings", headers=b.headers)).json()
     assert b_settings["portal"]["link_validity_days"] == 25
+
+
+async def test_toggles_of_another_tenants_customer_are_refused(app: Any, two: Any) -> None:
+    from arportal.models import Customer, CustomerToggleValue
+    from arportal.settings import SettingsError
+    from arportal.settings_store import set_customer_toggles
+    from arportal.tenancy import load_context
+
+    a, b, _ = two
+    b_customer = await Customer.select(Customer.id).where(
+        (Customer.tenant == b.id) & (Customer.external_id == "B-only")).first()
+    ctx = await load_context(app.host, app.config, a.row)
+    with pytest.raises(SettingsError):
+        await set_customer_toggles(ctx, b_customer["id"], {"portal": False})
+    assert not await CustomerToggleValue.exists().where(
+        CustomerToggleValue.customer == b_customer["id"])
