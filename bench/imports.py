@@ -10,7 +10,8 @@ plain `sqlite3.executemany` of the prepared rows in one transaction on SQLite, a
 `copy_records_to_table` (COPY) on PostgreSQL; only the insert and the commit are timed (the
 rows are built beforehand). Each side gets a fresh database made the same way (migrations,
 `arportal tenants create`, `arportal customers import`, untimed). Afterwards both databases
-must hold the same invoices (count and sums). Writes the `imports` section of
+must hold the same invoices (count and sums). Then, unless `--no-profile`, the import runs
+once more under py-spy to show where its time goes. Writes the `imports` section of
 docs/benchmarks.md.
 """
 
@@ -33,7 +34,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import data, report, serve
+from bench import data, profile, report, serve
 
 TENANT = "bench"
 BUDGET_RATIO = 0.80
@@ -205,11 +206,44 @@ async def baseline_postgres(url: str, records: list[tuple[Any, ...]]) -> float:
         await conn.close()
 
 
+def profile_import(engine: str, args: argparse.Namespace, files: tuple[Path, Path],
+                   log: Any) -> tuple[profile.Summary, float]:
+    """The same import again, on a fresh database, under `py-spy record` (a separate run:
+    sampling slows it). Answers the summary and the profiled run's seconds."""
+    customers_csv, invoices_csv = files
+    work = args.cache_dir / "run-imports"
+    url = _url(engine, args)
+    config = serve.write_config(work / f"{engine}.toml", url, data.SECRET_KEY)
+    prepare(url, config, customers_csv)
+    tool = profile.py_spy()
+    if tool is None:
+        raise RuntimeError("py-spy is not installed: .venv/bin/pip install py-spy")
+    output = work / f"profile-{engine}.txt"
+    command = [tool, "record", "--nonblocking", "--rate", "100", "--format", "raw",
+               "--output", str(output), "--",
+               str(Path(sys.executable).with_name("arportal")), "--config", str(config),
+               "invoices", "import", TENANT, str(invoices_csv)]
+    log(f"[{engine}] profiling the import with py-spy ...")
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, cwd=serve.REPO,
+                            env=serve.bench_env(config))
+    seconds = time.perf_counter() - started
+    if result.returncode != 0 or not output.exists():
+        raise RuntimeError(f"py-spy failed: {result.stderr.strip()[-1000:]}")
+    return profile.summarize(output.read_text(), rate=100), seconds
+
+
+def _url(engine: str, args: argparse.Namespace) -> str:
+    if engine == "sqlite":
+        return f"sqlite:///{args.cache_dir / 'run-imports' / 'imports.db'}"
+    return str(args.postgres)
+
+
 def run_engine(engine: str, args: argparse.Namespace, files: tuple[Path, Path],
                log: Any) -> tuple[Side, Side, float]:
     customers_csv, invoices_csv = files
     work = args.cache_dir / "run-imports"
-    url = f"sqlite:///{work / 'imports.db'}" if engine == "sqlite" else args.postgres
+    url = _url(engine, args)
     config = serve.write_config(work / f"{engine}.toml", url, data.SECRET_KEY)
     log(f"[{engine}] fresh database, tenant and {args.customers:,} customers ...")
     prepare(url, config, customers_csv)
@@ -234,7 +268,8 @@ def run_engine(engine: str, args: argparse.Namespace, files: tuple[Path, Path],
 
 
 def section(results: list[tuple[Side, Side, float]], args: argparse.Namespace,
-            load_at_start: str, pg_version: str) -> str:
+            load_at_start: str, pg_version: str,
+            profiles: dict[str, tuple[profile.Summary, float]] | None = None) -> str:
     lines = report.machine_lines(load_at_start, {"postgresql": pg_version})
     lines += [
         f"- Rows: {args.invoices:,} invoices over {args.customers:,} customers of one tenant, "
@@ -263,6 +298,12 @@ def section(results: list[tuple[Side, Side, float]], args: argparse.Namespace,
                        "yes" if same else f"no: {imported.check} vs {baseline.check}"])
     lines += report.table(["engine", "budget", "import / baseline", "verdict",
                            "same rows stored (count, sums)"], budget)
+    for engine, (summary, seconds) in (profiles or {}).items():
+        lines += ["", f"#### Where the import's time goes ({engine})", "",
+                  f"The same import again on a fresh database under `py-spy record --rate 100 "
+                  f"--nonblocking --format raw` ({seconds:.1f} s with sampling; raw stacks in "
+                  f"`bench/.data/run-imports/profile-{engine}.txt`).", ""]
+        lines += profile.markdown(summary)
     return "\n".join(lines)
 
 
@@ -275,6 +316,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="this database is wiped and rebuilt twice per run")
     parser.add_argument("--cache-dir", type=Path, default=data.CACHE_DIR)
     parser.add_argument("--no-doc", dest="doc", action="store_false")
+    parser.add_argument("--no-profile", dest="profile", action="store_false",
+                        help="skip the py-spy run of the import")
     args = parser.parse_args(argv)
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     load_at_start = report.load_average()
@@ -290,15 +333,18 @@ def main(argv: list[str] | None = None) -> None:
     write_customers(customers_csv, args.customers)
     log(f"writing {invoices_csv.name} ...")
     write_invoices(invoices_csv, args.invoices, args.customers, dt.date.today())
-    results = [run_engine(engine, args, (customers_csv, invoices_csv), log)
-               for engine in engines]
+    files = (customers_csv, invoices_csv)
+    results = [run_engine(engine, args, files, log) for engine in engines]
+    profiles = {engine: profile_import(engine, args, files, log)
+                for engine in engines if args.profile}
     for imported, baseline, _ in results:
         print(f"{imported.engine}: import {imported.rows_per_s:,.0f} rows/s, baseline "
               f"{baseline.rows_per_s:,.0f} rows/s: "
               f"{imported.rows_per_s / baseline.rows_per_s:.0%}; same rows: "
               f"{imported.check == baseline.check}")
     if args.doc:
-        report.replace_section("imports", section(results, args, load_at_start, pg_version))
+        report.replace_section(
+            "imports", section(results, args, load_at_start, pg_version, profiles))
         print(f"wrote {report.DOC}")
 
 

@@ -87,7 +87,7 @@ def wrk_version() -> str:
     result = subprocess.run([wrk_path(), "-v"], capture_output=True, text=True, check=False)
     first = (result.stdout or result.stderr).strip().splitlines()
     words = first[0].split() if first else []
-    return " ".join(words[:2]) if words else "wrk"
+    return words[1] if len(words) > 1 else "unknown"
 
 
 def wrk(

@@ -74,6 +74,7 @@ class EngineRun:
     queries: dict[str, Any] = field(default_factory=dict)
     targets: dict[str, Target] = field(default_factory=dict)
     same_html: bool | None = None
+    render: dict[str, float] = field(default_factory=dict)
     profile: profile.Summary | None = None
     profile_requests: int = 0
 
@@ -94,12 +95,16 @@ def config_for(meta: dict[str, Any], cache_dir: Path, plugins: bool) -> Path:
     return path
 
 
-async def count_queries(config_path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+async def in_process(
+    config_path: Path, meta: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Statements per page for the three designated customers, and the template's render
+    cost, measured in this process."""
     from arportal.config import load_config
     from bench import inprocess
 
     counts: dict[str, Any] = {}
-    async with inprocess.running(load_config(config_path)) as (_, client):
+    async with inprocess.running(load_config(config_path)) as (app, client):
         for key in ("small", "bench", "big"):
             customer = meta["customers"][key]
             page = await inprocess.page_queries(client, customer["token"])
@@ -109,7 +114,9 @@ async def count_queries(config_path: Path, meta: dict[str, Any]) -> dict[str, An
             counts[key] = {"invoices": customer["invoices"], "count": page.count,
                            "resets": resets, "app_count": page.app_count,
                            "statements": page.statements}
-    return counts
+        context, _ = await inprocess.capture_home(app, meta["customers"]["bench"]["token"])
+        render = inprocess.render_cost(app.state.jinja, context)
+    return counts, render
 
 
 def browser_cookies(base: str, token: str) -> dict[str, str]:
@@ -149,7 +156,7 @@ def measure_engine(engine: str, meta: dict[str, Any], compare_meta: dict[str, An
     config = config_for(meta, args.cache_dir, args.plugins)
     compare_config = config_for(compare_meta, args.cache_dir, args.plugins)
     log(f"[{engine}] counting SQL statements per page ...")
-    run.queries = asyncio.run(count_queries(config, meta))
+    run.queries, run.render = asyncio.run(in_process(config, meta))
     logs = run_dir(args.cache_dir) / "logs"
     token = meta["customers"]["bench"]["token"]
     with contextlib.ExitStack() as stack:
@@ -341,7 +348,8 @@ def print_summary(runs: list[EngineRun]) -> None:
         print(f"  portal / memory: {portal.requests_per_s / memory.requests_per_s:.0%}; "
               f"statements per page (5/100/5000 invoices): "
               f"{[run.queries[k]['count'] for k in ('small', 'bench', 'big')]}; "
-              f"same HTML: {run.same_html}")
+              f"same HTML: {run.same_html}; render {run.render.get('render_ms', 0):.2f} ms "
+              f"({run.render.get('without_formatting_ms', 0):.2f} ms without formatting)")
         if run.profile:
             print("  profile by layer:")
             for label, count in run.profile.layers[:8]:

@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("asyncpg: protocol and decoding", ("(asyncpg/",)),
     ("Piccolo: query building and results", ("(piccolo/",)),
     ("msgspec", ("(msgspec/",)),
-    ("arportal code (SQLite C calls made from it included)", ("(core/",)),
+    ("arportal code (C calls it makes, sqlite3 or csv, included)", ("(core/",)),
     ("Litestar: routing, DI, middleware, responses", ("(litestar/",)),
     ("uvicorn: HTTP parsing and transport", ("(uvicorn/", "(httptools", "(h11/")),
     ("asyncio: event loop, tasks, futures", ("(asyncio/",)),
@@ -129,8 +129,8 @@ def markdown(summary: Summary, requests: int | None = None) -> list[str]:
     lines += ["", "Functions running when sampled (self time), top:", "",
               "| function | share |", "|---|---|"]
     lines += [f"| `{name}` | {summary.share(count)} |" for name, count in summary.leaves]
-    lines += ["", "arportal functions on the stack (inclusive time; the ASGI wrappers every "
-              "request passes through left out), top:", "",
+    lines += ["", "arportal functions on the stack (inclusive time; ASGI wrappers, which every "
+              "request passes through, left out), top:", "",
               "| function | share |", "|---|---|"]
     lines += [f"| `{name}` | {summary.share(count)} |" for name, count in summary.inclusive]
     return lines

@@ -196,7 +196,7 @@ def test_profile_summary_sums_libraries_and_functions():
     assert summary.samples == 10
     assert dict(summary.layers) == {
         "babel: money and date formatting": 6,
-        "arportal code (SQLite C calls made from it included)": 3,
+        "arportal code (C calls it makes, sqlite3 or csv, included)": 3,
         "uvicorn: HTTP parsing and transport": 1,
     }
     assert dict(summary.inclusive)["home (core/portal/routes.py)"] == 9
@@ -237,6 +237,7 @@ def test_portal_benchmark_serves_every_target_and_reports(db_url, tmp_path):
     run = portal.measure_engine("sqlite" if db_url.startswith("sqlite") else "postgres",
                                 meta, meta, args, log=lambda _: None)
     assert run.same_html is True
+    assert run.render["render_ms"] > 0
     assert set(run.targets) >= {"portal", "memory", "hello (app)", "hello (bare)"}
     for target in run.targets.values():
         assert target.median().ok, target.median().raw
