@@ -75,6 +75,7 @@ class EngineRun:
     targets: dict[str, Target] = field(default_factory=dict)
     same_html: bool | None = None
     render: dict[str, float] = field(default_factory=dict)
+    worker_rss_mib: list[float] = field(default_factory=list)
     profile: profile.Summary | None = None
     profile_requests: int = 0
 
@@ -195,6 +196,7 @@ def measure_engine(engine: str, meta: dict[str, Any], compare_meta: dict[str, An
                 target.results.append(result)
                 log(f"    {result.requests_per_s:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
                     f"p99 {result.p99_ms:.1f} ms" + ("" if result.ok else f" {result.errors}"))
+        run.worker_rss_mib = [serve.rss_mib(pid) for pid in serve.worker_pids(real.pid)]
         if args.profile:
             log(f"[{engine}] profiling the portal page with py-spy ...")
             run.profile, run.profile_requests = profile_page(
@@ -272,6 +274,9 @@ def portal_section(runs: list[EngineRun], args: argparse.Namespace, load_at_star
         ]
     lines += report.table(["engine", "what", "budget", "measured", "verdict"], budget_rows)
     lines += ["", _littles_law(runs, args.connections)]
+    lines += ["", "Resident memory of the real app's workers after the run: " + "; ".join(
+        f"{run.engine}: " + ", ".join(f"{rss:.0f} MiB" for rss in run.worker_rss_mib)
+        for run in runs) + "."]
     lines += [
         "",
         "SQL statements of one returning visit to `/portal/`, counted in-process at the "

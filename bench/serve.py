@@ -129,22 +129,21 @@ def uvicorn_server(
 
 
 def worker_pids(parent: int) -> list[int]:
-    """The uvicorn worker processes of a server (spawned children of its supervisor; with
-    one worker, uvicorn serves in the supervisor itself)."""
-    import psutil
-
-    try:
-        children = psutil.Process(parent).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
+    """The uvicorn worker processes of a server: its children spawned by multiprocessing
+    (read from /proc). With one worker uvicorn serves in the process itself."""
     workers = []
-    for child in children:
-        try:
-            if "spawn_main" in " ".join(child.cmdline()):
-                workers.append(child.pid)
-        except psutil.NoSuchProcess:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
             continue
-    return workers or [parent]
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        if ppid == parent and "spawn_main" in cmdline:
+            workers.append(int(entry.name))
+    return sorted(workers) or [parent]
 
 
 def rss_mib(pid: int) -> float:

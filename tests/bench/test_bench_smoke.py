@@ -238,6 +238,7 @@ def test_portal_benchmark_serves_every_target_and_reports(db_url, tmp_path):
                                 meta, meta, args, log=lambda _: None)
     assert run.same_html is True
     assert run.render["render_ms"] > 0
+    assert run.worker_rss_mib and min(run.worker_rss_mib) > 0
     assert set(run.targets) >= {"portal", "memory", "hello (app)", "hello (bare)"}
     for target in run.targets.values():
         assert target.median().ok, target.median().raw
