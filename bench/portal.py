@@ -5,7 +5,7 @@
 
 For each engine, in the same run and served the same way (uvicorn, 2 workers, access log off,
 app from a factory), loaded by wrk on loopback (50 connections, a warm-up then the
-measured run, targets interleaved when `--rounds` > 1):
+measured run, targets interleaved over `--rounds` rounds, the median reported):
 
 - `portal`: the real app (`arportal.app:app_from_environment`), `GET /portal/` for the
   customer with 50 open invoices, with the session and CSRF cookies a browser sends back.
@@ -373,7 +373,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds over every target; the median round is reported")
     parser.add_argument("--plugins", action="store_true",
                         help="load every installed plugin (default: the core page alone)")
     parser.add_argument("--no-profile", dest="profile", action="store_false")

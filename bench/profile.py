@@ -120,8 +120,9 @@ def markdown(summary: Summary, requests: int | None = None) -> list[str]:
     lines = [f"{summary.samples:,} active samples at {summary.rate} Hz."]
     if requests:
         cpu_ms = 1000 * summary.samples / summary.rate / requests
-        lines[0] += (f" {requests:,} requests were served meanwhile: about {cpu_ms:.2f} ms of "
-                     "sampled Python CPU per request, all workers together.")
+        lines[0] += (f" {requests:,} requests were served meanwhile: about {cpu_ms:.1f} ms of "
+                     "non-idle worker time per request, all workers together (on a busy "
+                     "machine this includes waiting for a CPU).")
     lines += ["", "Self time by library (a sample goes to the innermost frame of a known library; "
               "C code counts for the Python function that called it):",
               "", "| layer | share |", "|---|---|"]
