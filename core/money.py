@@ -1,10 +1,10 @@
-"""Money: integer minor units in the database, Decimal at the edges, babel for display."""
+"""Money: integer minor units in the database, Decimal at the edges (display: formatting.py)."""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from babel.numbers import format_currency, get_currency_precision, is_currency
+from babel.numbers import get_currency_precision, is_currency
 
 
 class MoneyError(ValueError):
@@ -49,7 +49,3 @@ def round_minor(value: Decimal) -> int:
 
 def decimal_str(minor: int, currency: str) -> str:
     return str(from_minor(minor, currency))
-
-
-def format_money(minor: int, currency: str, locale: str = "en") -> str:
-    return format_currency(from_minor(minor, currency), currency, locale=locale)
