@@ -76,12 +76,28 @@ def command_line() -> str:
     return ".venv/bin/python " + shlex.join([str(script), *sys.argv[1:]])
 
 
+def code_version() -> str:
+    """The commit measured, and whether the core had uncommitted changes."""
+    import subprocess
+
+    repo = DOC.parent.parent
+
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True,
+                                check=False)
+        return result.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", "core", "plugins", "pyproject.toml")
+    return commit + (" with uncommitted changes to the core" if dirty else "")
+
+
 def machine_lines(load_at_start: str, extra_versions: dict[str, str] | None = None) -> list[str]:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     listed = ", ".join(f"{k} {v}" for k, v in versions(extra_versions).items())
     return [
         f"- Date: {now}",
-        f"- Command: `{command_line()}`",
+        f"- Command: `{command_line()}` at commit {code_version()}",
         f"- Machine: {os.cpu_count()} CPUs (nproc), {cpu_model()}, {ram_gib():.1f} GiB RAM, "
         f"{platform.system()} {platform.release()}",
         f"- Load average (1, 5, 15 min) at start: {load_at_start}; at end: {load_average()} "
