@@ -95,11 +95,20 @@ def use_database(engine: Engine, app_modules: list[str]) -> None:
         table._meta.db = engine
 
 
+async def _reset_connection(connection: Any) -> None:
+    """What a connection needs on its way back to the pool: only a rollback if a transaction
+    was left open. asyncpg's default reset (`RESET ALL`, `UNLISTEN *`, unlocking advisory
+    locks) is a round trip after every query; nothing here sets session state, LISTENs or
+    takes session-level advisory locks (the ledger's are transaction-scoped)."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
 async def start_engine() -> None:
     """Open the PostgreSQL pool in the running event loop (a pool belongs to one loop)."""
     engine = state.engine
     if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(min_size=1, max_size=10)
+        await engine.start_connection_pool(min_size=2, max_size=10, reset=_reset_connection)
     elif isinstance(engine, SQLiteEngine):
         await engine.run_ddl("PRAGMA journal_mode=WAL")
 
