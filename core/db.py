@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import itertools
 import os
 import re
 import sqlite3
@@ -187,7 +189,24 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     engine = state.engine
     if isinstance(engine, SQLiteEngine):
         note_query()
-        cursor = _reader().execute(_PLACEHOLDER.sub("?", sql), args)
+        cursor = _reader().execute(_sqlite_sql(sql), args)
         return [dict(row) for row in cursor.fetchall()]
     assert engine is not None
-    return await engine.run_querystring(QueryString(sql, *args))  # type: ignore[no-any-return]
+    pool = getattr(engine, "pool", None)
+    if pool is None:
+        return await engine.run_querystring(QueryString(sql, *args))  # type: ignore[no-any-return]
+    note_query()
+    async with pool.acquire() as connection:
+        records = await connection.fetch(_postgres_sql(sql), *args)
+    return [dict(record) for record in records]
+
+
+@functools.lru_cache(maxsize=256)
+def _sqlite_sql(sql: str) -> str:
+    return _PLACEHOLDER.sub("?", sql)
+
+
+@functools.lru_cache(maxsize=256)
+def _postgres_sql(sql: str) -> str:
+    numbers = itertools.count(1)
+    return _PLACEHOLDER.sub(lambda _: f"${next(numbers)}", sql)

@@ -48,16 +48,34 @@ async def context_rows(
 ) -> tuple[dict[str, Any], dict[str, bool], dict[str, bool]]:
     """A tenant's settings sections and feature switches, and a customer's toggles: one query."""
     rows = await db.fetch(_CONTEXT_SQL, tenant_id, tenant_id, tenant_id, customer_id or 0)
+    return split_context_rows((row["kind"], row["name"], row["value"]) for row in rows)
+
+
+def context_subquery(tenant: str, customer: str) -> str:
+    """The same rows as one JSON text column, for a query that joins it to others (the
+    portal's link look-up): `[[kind, name, value], ...]`."""
+    union = _CONTEXT_SQL.replace("{}", tenant, 3).replace("{}", customer, 1)
+    if db.is_postgres():
+        return (
+            "(SELECT COALESCE(json_agg(json_build_array(kind, name, value)), '[]'::json) "
+            f"FROM ({union}) context_rows)"
+        )
+    return f"(SELECT json_group_array(json_array(kind, name, value)) FROM ({union}))"
+
+
+def split_context_rows(
+    rows: Any,
+) -> tuple[dict[str, Any], dict[str, bool], dict[str, bool]]:
     settings: dict[str, Any] = {}
     features: dict[str, bool] = {}
     toggles: dict[str, bool] = {}
-    for row in rows:
-        if row["kind"] == "s":
-            settings[row["name"]] = _json(row["value"])
-        elif row["kind"] == "f":
-            features[row["name"]] = row["value"] == "1"
+    for kind, name, value in rows:
+        if kind == "s":
+            settings[name] = _json(value)
+        elif kind == "f":
+            features[name] = value == "1"
         else:
-            toggles[row["name"]] = row["value"] == "1"
+            toggles[name] = value == "1"
     return settings, features, toggles
 
 

@@ -8,10 +8,12 @@ portal URL a plugin documents works with the token or with the session.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, NotFoundException, TooManyRequestsException
@@ -25,7 +27,7 @@ from arportal.links import link_state, token_hash
 from arportal.models import Customer, PortalLink, Tenant
 from arportal.portal.i18n import normalize_locale
 from arportal.ratelimit import FixedWindow, app_limiter, client_address
-from arportal.tenancy import load_context
+from arportal.tenancy import context_subquery, split_context_rows
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Receive, Scope, Send
@@ -81,25 +83,35 @@ def _columns(table: type[Table], alias: str) -> str:
     )
 
 
-_LINK_SQL = (
-    f"SELECT {_columns(PortalLink, 'l')}, {_columns(Customer, 'c')}, {_columns(Tenant, 't')} "
-    "FROM portal_link l "
-    "JOIN customer c ON c.id = l.customer AND c.tenant = l.tenant "
-    "JOIN tenant t ON t.id = l.tenant "
-)
+@functools.lru_cache(maxsize=4)
+def _link_sql(postgres: bool) -> str:
+    return (
+        f"SELECT {_columns(PortalLink, 'l')}, {_columns(Customer, 'c')}, "
+        f"{_columns(Tenant, 't')}, {context_subquery('l.tenant', 'l.customer')} AS x__context "
+        "FROM portal_link l "
+        "JOIN customer c ON c.id = l.customer AND c.tenant = l.tenant "
+        "JOIN tenant t ON t.id = l.tenant "
+    )
 
 
 async def _link_with_owner(where: str, value: Any) -> dict[str, Any] | None:
-    """The link with its customer (`link["_customer"]`) and tenant (`link["_tenant"]`), in
-    one query; the rows have the shape `Table.select()` gives."""
-    rows = await db.fetch(_LINK_SQL + where, value)
+    """The link with its customer (`link["_customer"]`), tenant (`link["_tenant"]`) and the
+    rows of their context (`link["_context"]`: settings, features, toggles), in one query;
+    the link, customer and tenant have the shape `Table.select()` gives."""
+    rows = await db.fetch(_link_sql(db.is_postgres()) + where, value)
     if not rows:
         return None
-    parts: dict[str, dict[str, Any]] = {"l": {}, "c": {}, "t": {}}
+    parts: dict[str, dict[str, Any]] = {"l": {}, "c": {}, "t": {}, "x": {}}
     for key, item in rows[0].items():
         alias, _, name = key.partition("__")
         parts[alias][name] = item
-    return {**parts["l"], "_customer": parts["c"], "_tenant": parts["t"]}
+    context = parts["x"]["context"]
+    return {
+        **parts["l"],
+        "_customer": parts["c"],
+        "_tenant": parts["t"],
+        "_context": msgspec.json.decode(context) if isinstance(context, str | bytes) else context,
+    }
 
 
 async def link_from_token(token: str) -> dict[str, Any] | None:
@@ -175,19 +187,17 @@ async def resolve_portal(connection: ASGIConnection[Any, Any, Any, Any]) -> Port
     if link is None:
         raise PortalLinkUnknown()
     customer, tenant = link["_customer"], link["_tenant"]
-    ctx = await load_context(
-        app_state.host, app_state.config, tenant, actor="customer", customer=customer
-    )
+    settings, features, toggles = split_context_rows(link["_context"])
     portal = PortalContext(
-        tenant_id=ctx.tenant_id,
-        slug=ctx.slug,
-        name=ctx.name,
-        host=ctx.host,
-        config=ctx.config,
-        settings_data=ctx.settings_data,
-        feature_values=ctx.feature_values,
+        tenant_id=tenant["id"],
+        slug=tenant["slug"],
+        name=tenant["name"],
+        host=app_state.host,
+        config=app_state.config,
+        settings_data=settings,
+        feature_values=features,
         customer=customer,
-        toggle_values=ctx.toggle_values,
+        toggle_values=toggles,
         actor=f"customer:{customer['external_id']}",
         link_id=link["id"],
         base=base,
