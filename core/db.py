@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import datetime as dt
 import functools
 import itertools
 import os
@@ -162,13 +163,7 @@ def _reader() -> sqlite3.Connection:
     if state.reader is None:
         engine = state.engine
         assert isinstance(engine, SQLiteEngine)
-        conn = sqlite3.connect(
-            engine.path,
-            detect_types=sqlite3.PARSE_DECLTYPES | sqlite3.PARSE_COLNAMES,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        conn.row_factory = sqlite3.Row
+        conn = sqlite3.connect(engine.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA query_only = 1")
         state.reader = conn
     return state.reader
@@ -190,7 +185,20 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     if isinstance(engine, SQLiteEngine):
         note_query()
         cursor = _reader().execute(_sqlite_sql(sql), args)
-        return [dict(row) for row in cursor.fetchall()]
+        names = tuple(column[0] for column in cursor.description)
+        converters = _sqlite_converters(names)
+        rows = cursor.fetchall()
+        if not converters:
+            return [dict(zip(names, row, strict=True)) for row in rows]
+        result = []
+        for row in rows:
+            item = dict(zip(names, row, strict=True))
+            for name, convert in converters:
+                value = item[name]
+                if value is not None:
+                    item[name] = convert(value)
+            result.append(item)
+        return result
     assert engine is not None
     pool = getattr(engine, "pool", None)
     if pool is None:
@@ -199,6 +207,24 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     async with pool.acquire() as connection:
         records = await connection.fetch(_postgres_sql(sql), *args)
     return [dict(record) for record in records]
+
+
+def _utc_timestamp(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+
+
+@functools.lru_cache(maxsize=256)
+def _sqlite_converters(names: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    """SQLite keeps dates and timestamps as text: the columns named `date`, `*_date` and
+    `*_at` are read back as `date` and UTC `datetime`, as Piccolo's own SQLite engine does.
+    Only those columns are converted (Piccolo converts every value, integers included)."""
+    converters: list[tuple[str, Any]] = []
+    for name in names:
+        if name == "date" or name.endswith("_date"):
+            converters.append((name, dt.date.fromisoformat))
+        elif name.endswith("_at"):
+            converters.append((name, _utc_timestamp))
+    return tuple(converters)
 
 
 @functools.lru_cache(maxsize=256)
