@@ -12,6 +12,7 @@ from __future__ import annotations
 from piccolo.columns import (
     JSON,
     BigInt,
+    Serial,
     Boolean,
     Date,
     ForeignKey,
@@ -32,12 +33,14 @@ def _fk(table: type[Table] | str, null: bool = False, index: bool = False) -> Fo
 
 
 class Tenant(Table, tablename="tenant"):
+    id: Serial
     slug = Varchar(length=64, unique=True)
     name = Varchar(length=200)
     created_at = Timestamptz(default=TimestamptzNow())
 
 
 class ApiKey(Table, tablename="api_key"):
+    id: Serial
     tenant = _fk(Tenant)
     prefix = Varchar(length=16, unique=True)
     key_hash = Varchar(length=64)
@@ -47,6 +50,7 @@ class ApiKey(Table, tablename="api_key"):
 
 
 class Customer(Table, tablename="customer"):
+    id: Serial
     tenant = _fk(Tenant)
     external_id = Varchar(length=100)
     name = Varchar(length=300)
@@ -62,6 +66,7 @@ class Customer(Table, tablename="customer"):
 class CustomerToggleValue(Table, tablename="customer_toggle"):
     """An explicit toggle value; without a row the toggle's declared default applies."""
 
+    id: Serial
     tenant = _fk(Tenant)
     customer = _fk(Customer)
     key = Varchar(length=64)
@@ -72,6 +77,7 @@ class PortalLink(Table, tablename="portal_link"):
     """A portal link. The token is derived from `nonce` with the server secret (HMAC), and
     looked up by `token_hash`: a database dump alone opens no portal."""
 
+    id: Serial
     tenant = _fk(Tenant)
     customer = _fk(Customer, index=True)
     nonce = Varchar(length=64)
@@ -82,6 +88,7 @@ class PortalLink(Table, tablename="portal_link"):
 
 
 class Invoice(Table, tablename="invoice"):
+    id: Serial
     tenant = _fk(Tenant)
     customer = _fk(Customer)
     external_id = Varchar(length=100)
@@ -98,6 +105,7 @@ class Invoice(Table, tablename="invoice"):
 
 
 class Payment(Table, tablename="payment"):
+    id: Serial
     tenant = _fk(Tenant)
     customer = _fk(Customer)
     external_id = Varchar(length=100)
@@ -108,6 +116,7 @@ class Payment(Table, tablename="payment"):
 
 
 class CreditNote(Table, tablename="credit_note"):
+    id: Serial
     tenant = _fk(Tenant)
     customer = _fk(Customer)
     external_id = Varchar(length=100)
@@ -121,6 +130,7 @@ class CreditNote(Table, tablename="credit_note"):
 class Allocation(Table, tablename="allocation"):
     """Part of a payment or a credit note applied to an invoice."""
 
+    id: Serial
     tenant = _fk(Tenant)
     invoice = _fk(Invoice, index=True)
     payment = _fk(Payment, null=True, index=True)
@@ -129,18 +139,21 @@ class Allocation(Table, tablename="allocation"):
 
 
 class TenantSetting(Table, tablename="tenant_setting"):
+    id: Serial
     tenant = _fk(Tenant)
     section = Varchar(length=64)
     data = JSON(default={})
 
 
 class TenantFeature(Table, tablename="tenant_feature"):
+    id: Serial
     tenant = _fk(Tenant)
     key = Varchar(length=64)
     enabled = Boolean(default=False)
 
 
 class StoredFile(Table, tablename="stored_file"):
+    id: Serial
     tenant = _fk(Tenant)
     sha256 = Varchar(length=64)
     name = Varchar(length=255)
@@ -150,6 +163,7 @@ class StoredFile(Table, tablename="stored_file"):
 
 
 class OutboxMessage(Table, tablename="outbox"):
+    id: Serial
     tenant = _fk(Tenant, null=True)
     dedupe_key = Varchar(length=200, null=True, default=None, unique=True)
     from_addr = Varchar(length=400)
@@ -168,6 +182,7 @@ class OutboxMessage(Table, tablename="outbox"):
 
 
 class AuditEvent(Table, tablename="audit_event"):
+    id: Serial
     tenant = _fk(Tenant, index=True)
     actor = Varchar(length=100)
     action = Varchar(length=100)
@@ -180,6 +195,7 @@ class AuditEvent(Table, tablename="audit_event"):
 class JobState(Table, tablename="job_state"):
     """When a job last ran (per tenant; tenant_key 0 for instance-wide jobs) and who holds it."""
 
+    id: Serial
     name = Varchar(length=100)
     tenant_key = BigInt(default=0)
     last_run_at = Timestamptz(null=True, default=None)
