@@ -18,11 +18,14 @@ an error anywhere leaves the database as it was.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import csv
+import datetime as dt
 import io
 import os
 import re
+import typing
 from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import IO, TYPE_CHECKING, Any
@@ -37,11 +40,16 @@ from arportal.ledger import (
     InvoiceIn,
     LedgerError,
     PaymentIn,
+    PreparedInvoice,
+    Status,
+    prepare_invoice,
     upsert_credit_notes,
     upsert_customers,
     upsert_invoices,
     upsert_payments,
+    write_invoices,
 )
+from arportal.money import MoneyError, check_currency, currency_exponent
 
 if TYPE_CHECKING:
     from arportal.context import TenantContext
@@ -168,31 +176,43 @@ def read_csv(
     records: dict[str, dict[str, Any]] = {}
     with _text(source) as handle:
         reader = csv.reader(handle)
-        try:
-            header = [cell.strip().lstrip("\ufeff") for cell in next(reader)]
-        except StopIteration:
-            raise ImportFailure(1, None, "the file is empty; expected a header row") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise ImportFailure(1, None, f"not a readable UTF-8 CSV file: {exc}") from None
+        header = _header(reader)
         _check_header(header, fields, merges, struct_type)
         line = 1
         try:
             for cells in reader:
                 line += 1
-                if not any(cell.strip() for cell in cells):
-                    continue
-                if len(cells) > len(header):
-                    raise ImportFailure(
-                        line, None, f"{len(cells)} cells, but the header has {len(header)} columns"
-                    )
-                values = {name: cell.strip() for name, cell in zip(header, cells, strict=False)}
-                record, allocation = _record(line, values, json_fields, merges)
-                _add(rows, line, record, allocation, struct_type, fields, first_line, records)
+                read = _cells_record(line, cells, header, json_fields, merges)
+                if read is not None:
+                    _add(rows, line, *read, struct_type, fields, first_line, records)
         except csv.Error as exc:
             raise ImportFailure(line, None, f"not valid CSV: {exc}") from None
         except UnicodeDecodeError:
             raise ImportFailure(line + 1, None, "not UTF-8 text") from None
     return rows
+
+
+def _header(reader: Iterator[list[str]]) -> list[str]:
+    try:
+        return [cell.strip().lstrip("\ufeff") for cell in next(reader)]
+    except StopIteration:
+        raise ImportFailure(1, None, "the file is empty; expected a header row") from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ImportFailure(1, None, f"not a readable UTF-8 CSV file: {exc}") from None
+
+
+def _cells_record(
+    line: int, cells: list[str], header: list[str], json_fields: set[str], merges: bool
+) -> tuple[dict[str, Any], tuple[str, Decimal] | None] | None:
+    """The record (and allocation) of one row, None for a blank row."""
+    if not any(cell.strip() for cell in cells):
+        return None
+    if len(cells) > len(header):
+        raise ImportFailure(
+            line, None, f"{len(cells)} cells, but the header has {len(header)} columns"
+        )
+    values = {name: cell.strip() for name, cell in zip(header, cells, strict=False)}
+    return _record(line, values, json_fields, merges)
 
 
 def _check_header(
@@ -295,6 +315,166 @@ def _add(
     rows.allocation_lines.append([line] if allocation is not None else [])
 
 
+# --- invoices: the same rows and errors as read_csv + prepare_invoice, in one pass ------------
+
+_AMOUNT = re.compile(r"(\d{1,15})(?:\.(\d+))?", re.ASCII)
+_STATUSES = frozenset(typing.get_args(Status))
+_UNKNOWN = ("", -1)
+
+
+def read_invoices(source: str | os.PathLike[str] | IO[Any]) -> CsvRows:
+    """The invoices of a CSV as `PreparedInvoice` tuples (what `ledger.prepare_invoice`
+    makes), with the same result and the same errors as `read_csv(source, InvoiceIn)`
+    followed by `prepare_invoice` of every item.
+
+    A row in the usual shape (ASCII amounts like 1234.50 within the currency's decimals,
+    YYYY-MM-DD dates, a known currency, values within bounds) is converted by `_invoice_row`
+    with a few string operations; any other row takes the generic path (msgspec, Decimal),
+    which accepts or names the error exactly as before. Errors of the generic reader come
+    first, then those of `prepare_invoice` (the first one), as when done in two passes."""
+    fields = _field_types(InvoiceIn)
+    rows = CsvRows()
+    rows.lines = array.array("q")  # type: ignore[assignment]
+    later: ImportFailure | None = None
+    with _text(source) as handle:
+        reader = csv.reader(handle)
+        header = _header(reader)
+        _check_header(header, fields, False, InvoiceIn)
+        fast = _invoice_row(header)
+        width = len(header)
+        line = 1
+        try:
+            for cells in reader:
+                line += 1
+                item = fast(cells) if len(cells) == width else None
+                if item is None:
+                    try:
+                        item = _generic_invoice(line, cells, header, fields, len(rows))
+                    except LedgerError as exc:
+                        later = later or _at_line_of(line, exc)
+                        continue
+                    if item is None:
+                        continue
+                rows.append(item)
+                rows.lines.append(line)
+        except csv.Error as exc:
+            raise ImportFailure(line, None, f"not valid CSV: {exc}") from None
+        except UnicodeDecodeError:
+            raise ImportFailure(line + 1, None, "not UTF-8 text") from None
+    if later is not None:
+        raise later
+    return rows
+
+
+def _generic_invoice(
+    line: int, cells: list[str], header: list[str], fields: dict[str, Any], index: int
+) -> PreparedInvoice | None:
+    read = _cells_record(line, cells, header, set(), False)
+    if read is None:
+        return None
+    record = read[0]
+    try:
+        item = msgspec.convert(record, InvoiceIn, strict=False)
+    except msgspec.ValidationError as exc:
+        raise _row_error(line, exc, fields, record) from None
+    return prepare_invoice(index, item)
+
+
+def _invoice_row(header: list[str]) -> Callable[[list[str]], PreparedInvoice | None]:
+    """A converter of the cells of a row in the usual shape (see `read_invoices`), answering
+    None for anything else. The columns are where `header` has them."""
+    at = {name: index for index, name in enumerate(header)}
+    ext_at, customer_at, number_at = at["external_id"], at["customer_external_id"], at["number"]
+    issue_at, due_date_at, currency_at = at["issue_date"], at["due_date"], at["currency"]
+    total_at = at["total"]
+    due_at, status_at, pdf_at = at.get("amount_due"), at.get("status"), at.get("pdf_url")
+    currencies: dict[str, tuple[str, int]] = {}
+    amount = _AMOUNT.fullmatch
+    iso_date = dt.date.fromisoformat
+
+    def minor(raw: str, exponent: int) -> int | None:
+        match = amount(raw)
+        if match is None:
+            return None
+        whole, fraction = match.groups()
+        if fraction is None:
+            return int(whole) * 10**exponent
+        if len(fraction) > exponent:
+            return None
+        return int(whole + fraction) * 10 ** (exponent - len(fraction))
+
+    def date(raw: str) -> dt.date | None:
+        if len(raw) != 10 or raw[4] != "-" or raw[7] != "-":
+            return None
+        try:
+            return iso_date(raw)
+        except ValueError:
+            return None
+
+    def convert(cells: list[str]) -> PreparedInvoice | None:
+        external_id = cells[ext_at].strip()
+        customer = cells[customer_at].strip()
+        number = cells[number_at].strip()
+        if not (0 < len(external_id) <= 100 and 0 < len(customer) <= 100):
+            return None
+        if not 0 < len(number) <= 100:
+            return None
+        raw_currency = cells[currency_at].strip()
+        currency, exponent = currencies.get(raw_currency) or _currency_exponent(
+            raw_currency, currencies
+        )
+        if exponent < 0:
+            return None
+        total = minor(cells[total_at].strip(), exponent)
+        issue = date(cells[issue_at].strip())
+        due_date = date(cells[due_date_at].strip())
+        if total is None or issue is None or due_date is None or due_date < issue:
+            return None
+        due = None
+        if due_at is not None and (raw := cells[due_at].strip()):
+            due = minor(raw, exponent)
+            if due is None or due > total:
+                return None
+        status = cells[status_at].strip() if status_at is not None else ""
+        if not status:
+            status = "open"
+        elif status not in _STATUSES:
+            return None
+        pdf_url = cells[pdf_at].strip() if pdf_at is not None else ""
+        if pdf_url and (len(pdf_url) > 2000 or not pdf_url.startswith(("https://", "http://"))):
+            return None
+        return (
+            external_id,
+            customer,
+            number,
+            issue,
+            due_date,
+            currency,
+            total,
+            due,
+            status,
+            pdf_url or None,
+        )
+
+    return convert
+
+
+def _currency_exponent(raw: str, known: dict[str, tuple[str, int]]) -> tuple[str, int]:
+    """The checked code and the exponent of a currency cell (exponent -1: not a currency)."""
+    try:
+        code = check_currency(raw)
+    except MoneyError:
+        known[raw] = _UNKNOWN
+    else:
+        known[raw] = (code, currency_exponent(code))
+    return known[raw]
+
+
+def _at_line_of(line: int, exc: LedgerError) -> ImportFailure:
+    match = _LEDGER_FIELD.match(exc.field)
+    return ImportFailure(line, match[3] if match else exc.field, exc.message)
+
+
 _LEDGER_FIELD = re.compile(r"^items\[(\d+)\](?:\.allocations\[(\d+)\])?(?:\.(.+))?$")
 
 
@@ -326,16 +506,19 @@ async def import_file(
     if kind not in KINDS:
         raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
     struct_type, upsert = KINDS[kind]
-    rows = read_csv(path, struct_type)
+    rows = read_invoices(path) if kind == "invoices" else read_csv(path, struct_type)
     if progress:
         progress(0, len(rows))
     if not rows:
         return 0
     try:
-        await upsert(ctx, rows, progress=progress)
+        if kind == "invoices":
+            await write_invoices(ctx, rows, progress=progress, returning=False)
+        else:
+            await upsert(ctx, rows, progress=progress)
     except LedgerError as exc:
         raise _at_line(rows, exc) from None
     return len(rows)
 
 
-__all__ = ["CsvRows", "ImportFailure", "import_file", "read_csv"]
+__all__ = ["CsvRows", "ImportFailure", "import_file", "read_csv", "read_invoices"]
