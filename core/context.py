@@ -88,6 +88,18 @@ class TenantContext:
     async def first(self, hook_name: str, **kwargs: Any) -> Any:
         return await self.host.first(hook_name, self, **kwargs)
 
+    def route_enabled(self, opt: dict[str, Any]) -> bool:
+        """Whether a route tagged with `opt` exists for this tenant (and customer): its
+        `feature` on, its `toggle` on, and its `plugin` present. Guards answer 404 if not."""
+        feature = opt.get("feature")
+        if feature and not self.feature_enabled(feature):
+            return False
+        toggle = opt.get("toggle")
+        if toggle and self.customer is not None and not self.toggle_enabled(toggle):
+            return False
+        owner = opt.get("plugin")
+        return not owner or self.host.plugin_enabled(owner, self)
+
     def for_customer(self, customer: Any, toggles: dict[str, bool]) -> TenantContext:
         """A copy scoped to one customer (for jobs and events about that customer)."""
         return TenantContext(

@@ -12,11 +12,11 @@ from __future__ import annotations
 from piccolo.columns import (
     JSON,
     BigInt,
-    Serial,
     Boolean,
     Date,
     ForeignKey,
     Integer,
+    Serial,
     Text,
     Timestamptz,
     Varchar,

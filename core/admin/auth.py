@@ -45,9 +45,5 @@ async def admin_guard(
     if handler.opt.get("public") or connection.scope["path"].startswith("/api/v1/schema"):
         return
     ctx = await resolve_tenant(connection)
-    feature = handler.opt.get("feature")
-    if feature and not ctx.feature_enabled(feature):
-        raise NotFoundException()
-    owner = handler.opt.get("plugin")
-    if owner and not ctx.host.plugin_enabled(owner, ctx):
+    if not ctx.route_enabled(handler.opt):
         raise NotFoundException()

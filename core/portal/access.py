@@ -224,14 +224,7 @@ async def portal_guard(
     if handler.opt.get("public"):
         return
     portal = await resolve_portal(connection)
-    feature = handler.opt.get("feature")
-    if feature and not portal.feature_enabled(feature):
-        raise NotFoundException()
-    toggle = handler.opt.get("toggle")
-    if toggle and not portal.toggle_enabled(toggle):
-        raise NotFoundException()
-    owner = handler.opt.get("plugin")
-    if owner and not portal.host.plugin_enabled(owner, portal):
+    if not portal.route_enabled(handler.opt):
         raise NotFoundException()
 
 
