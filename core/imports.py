@@ -476,8 +476,8 @@ class _InvoiceReader:
             return None
         if not all(map(operator.le, issues, due_dates)):
             return None
-        dues = self.dues(column(self.due_at) if self.due_at is not None else None, exponent)
-        if dues is False or (dues is not None and not _within(dues, totals)):
+        dues = self.dues(column(self.due_at) if self.due_at is not None else None, count, exponent)
+        if dues is None or not _within(dues, totals):
             return None
         statuses: list[str] = ["open"] * count
         if self.status_at is not None:
@@ -501,7 +501,7 @@ class _InvoiceReader:
                 due_dates,
                 map(self.codes.__getitem__, currencies),
                 totals,
-                dues if dues is not None else [None] * count,
+                dues,
                 statuses,
                 pdf_urls,
                 strict=True,
@@ -509,16 +509,14 @@ class _InvoiceReader:
         )
 
     @staticmethod
-    def dues(raw: list[str] | None, exponent: int) -> list[int | None] | None | bool:
-        """The amount_due column (None where a cell is empty): None when there is none,
-        False when a cell is not in the usual shape."""
+    def dues(raw: list[str] | None, count: int, exponent: int) -> list[int | None] | None:
+        """The amount_due column (None where a cell is empty), or None when a cell is not
+        in the usual shape."""
         if raw is None or not any(raw):
-            return None
-        if all(raw):
-            return _column_minor(raw, exponent) or False
-        given = _column_minor([value for value in raw if value], exponent)
+            return [None] * count
+        given = _column_minor(raw if all(raw) else [value for value in raw if value], exponent)
         if given is None:
-            return False
+            return None
         amounts = iter(given)
         return [next(amounts) if value else None for value in raw]
 
@@ -581,10 +579,14 @@ def _pdf_url_ok(url: str) -> bool:
     return len(url) <= 2000 and url.startswith(("https://", "http://"))
 
 
-def _within(dues: Any, totals: list[int]) -> bool:
-    if None in dues:
+def _within(dues: list[int | None], totals: list[int]) -> bool:
+    """Whether no amount due is more than its total."""
+    missing = dues.count(None)
+    if missing == len(dues):
+        return True
+    if missing:
         return all(due is None or due <= total for due, total in zip(dues, totals, strict=True))
-    return all(map(operator.le, dues, totals))
+    return all(map(operator.le, dues, totals))  # type: ignore[arg-type]
 
 
 def _minor(raw: str, exponent: int) -> int | None:

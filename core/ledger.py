@@ -1004,7 +1004,7 @@ class _InvoiceWrite:
         self, index: int, item: PreparedInvoice, customer: int, old: Row, taken: int
     ) -> Row | None:
         """The invoice after an upsert of `item` over `old`, or None when nothing changes."""
-        row = dict(zip(PREPARED_FIELDS, item, strict=True))
+        row: Row = dict(zip(PREPARED_FIELDS, item, strict=True))
         row["customer"] = customer
         _settle_invoice(index, row, old, taken)
         if all(old[name] == row[name] for name in INVOICE_FIELDS):
@@ -1082,7 +1082,7 @@ class _InvoiceWrite:
         rows = list(zip(ids, *columns, strict=False))
         await insert_rows("invoice", ("id", *INSERT_INVOICE_COLUMNS), rows)
         for item, row in zip(new, rows, strict=True):
-            stored = dict(zip(PREPARED_FIELDS, item, strict=True))
+            stored: Row = dict(zip(PREPARED_FIELDS, item, strict=True))
             stored.update(
                 id=row[0],
                 tenant=self.tenant_id,

@@ -450,3 +450,45 @@ async def test_concurrent_payments_on_one_invoice_do_not_lose_updates(ctx: Any) 
     )
     assert sum(isinstance(r, LedgerError) for r in results) == 1
     assert (await invoice_row(ctx.tenant_id, "I1"))["amount_due_minor"] == 0
+
+
+async def test_bulk_invoice_writes_return_and_announce_the_stored_ids(
+    ctx: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ledger, "BULK_BATCH_SIZE", 40)
+    monkeypatch.setattr(ledger, "BATCH_SIZE", 30)
+    monkeypatch.setattr(ledger, "LOOKUP_CHUNK", 25)
+    await upsert_customers(ctx, [customer("C1"), customer("C2")])
+    await upsert_invoices(ctx, [invoice(f"I{i}") for i in range(0, 100, 3)])
+    RECORDER.events.clear()
+    items = [
+        invoice(
+            f"I{i}",
+            cust=f"C{1 + i % 2}",
+            total=f"{100 + (i % 2)}.00",
+            status="paid" if i % 7 == 0 else "open",
+        )
+        for i in range(100)
+    ]
+    rows = await upsert_invoices(ctx, items)
+    stored = {
+        r["external_id"]: r for r in await Invoice.select().where(Invoice.tenant == ctx.tenant_id)
+    }
+    assert [row["id"] for row in rows] == [stored[item.external_id]["id"] for item in items]
+    assert [row["status"] for row in rows] == [stored[item.external_id]["status"] for item in items]
+    assert [row["customer_external_id"] for row in rows] == [
+        item.customer_external_id for item in items
+    ]
+    new_ids = [stored[f"I{i}"]["id"] for i in range(100) if i % 3]
+    assert new_ids == sorted(new_ids)  # in the order of the items
+    changed = [e[1][0] for e in RECORDER.events if e[0] == "invoice_changed"]
+    unchanged = {f"I{i}" for i in range(0, 100, 3) if i % 2 == 0 and i % 7}
+    assert sorted(changed) == sorted(f"I{i}" for i in range(100) if f"I{i}" not in unchanged)
+    # A later write gets ids after those taken beforehand.
+    await upsert_invoices(ctx, [invoice("I-last")])
+    row = await invoice_row(ctx.tenant_id, "I-last")
+    assert row["id"] > max(r["id"] for r in stored.values())
+    entries = await AuditEvent.count().where(
+        AuditEvent.action.is_in(["invoice.created", "invoice.updated"])
+    )
+    assert entries == 34 + len(changed) + 1
