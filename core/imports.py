@@ -674,20 +674,29 @@ async def import_file(
     kind = kind.replace("_", "-")
     if kind not in KINDS:
         raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
-    struct_type, upsert = KINDS[kind]
     with _cycle_collector_paused():
-        rows = read_invoices(path) if kind == "invoices" else read_csv(path, struct_type)
-        if progress:
-            progress(0, len(rows))
-        if not rows:
-            return 0
-        try:
-            if kind == "invoices":
-                await write_invoices(ctx, rows, progress=progress, returning=False)
-            else:
-                await upsert(ctx, rows, progress=progress)
-        except LedgerError as exc:
-            raise _at_line(rows, exc) from None
+        return await _import(ctx, kind, path, progress)
+
+
+async def _import(
+    ctx: TenantContext,
+    kind: str,
+    path: str | os.PathLike[str] | IO[Any],
+    progress: Callable[[int, int], None] | None,
+) -> int:
+    struct_type, upsert = KINDS[kind]
+    rows = read_invoices(path) if kind == "invoices" else read_csv(path, struct_type)
+    if progress:
+        progress(0, len(rows))
+    if not rows:
+        return 0
+    try:
+        if kind == "invoices":
+            await write_invoices(ctx, rows, progress=progress, returning=False)
+        else:
+            await upsert(ctx, rows, progress=progress)
+    except LedgerError as exc:
+        raise _at_line(rows, exc) from None
     return len(rows)
 
 
@@ -697,7 +706,7 @@ def _cycle_collector_paused() -> Iterator[None]:
     strings, numbers and dates; reference counting frees them). The cyclic collector would
     walk the growing row list again and again: a third of the Python time of an import of
     1,000,000 invoices. It is paused for the import (for the whole process) and resumed
-    after."""
+    once the rows are freed (else its first pass would walk them all)."""
     enabled = gc.isenabled()
     gc.disable()
     try:

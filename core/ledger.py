@@ -3,7 +3,9 @@
 Every `upsert_*` call is all-or-nothing: the items are validated first (types, currencies,
 decimals), then written in ONE transaction in batches of `BATCH_SIZE` with `executemany` on the
 transaction's connection, with one look-up query per table and batch (never a query per row).
-Any error raises `LedgerError` naming the bad field (`items[3].currency`) and nothing is
+Invoices, the bulk of an AR import, take `write_invoices` (shared by the API and CSV imports):
+new ones go in by `executemany` or `COPY` in batches of `BULK_BATCH_SIZE` with nothing read
+back. Any error raises `LedgerError` naming the bad field (`items[3].currency`) and nothing is
 written. Audit rows are written in the same transaction as the change they describe; events
 (`arportal_customer_created`, `arportal_invoice_changed`, `arportal_payment_recorded`, and
 `arportal_event` for webhooks) are called after the commit, only when a plugin listens.
@@ -388,8 +390,8 @@ def no_duplicate_ids(external_ids: Sequence[str]) -> None:
 async def _existing(table: str, tenant_id: int, external_ids: Sequence[str]) -> set[str]:
     """Which of these external ids the tenant's `table` holds, through its unique index.
 
-    None when the tenant has no row yet (a first import). On PostgreSQL the ids go as one
-    array per `LOOKUP_CHUNK` joined to the table: with stale statistics (the planner
+    A single query when the tenant has no row yet (a first import). On PostgreSQL the ids
+    go as one array per `LOOKUP_CHUNK` joined to the table: with stale statistics (the planner
     believing the tenant's rows few), `external_id = ANY(...)` in chunks of `BATCH_SIZE`
     scanned every row of the tenant for each chunk (43 s for 1,000,000 ids against
     1,000,000 rows, against 4 s joined in chunks of 100,000)."""
@@ -929,7 +931,8 @@ async def write_invoices(
     statistics of a table that has since grown; after a big insert, `ANALYZE` gives the
     next reader (another import, the portal) statistics that count the new rows, as
     PostgreSQL advises after populating a table (autovacuum may be off, or not run yet)."""
-    no_duplicate_ids(list(map(_EXTERNAL_ID, prepared)))
+    external_ids = list(map(_EXTERNAL_ID, prepared))
+    no_duplicate_ids(external_ids)
     write = _InvoiceWrite(
         ctx,
         returning=returning,
@@ -940,7 +943,7 @@ async def write_invoices(
         await serialize_ledger(ctx.tenant_id)
         if len(prepared) > BATCH_SIZE and not db.is_postgres():
             await _connection().execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
-        found = await _existing("invoice", ctx.tenant_id, list(map(_EXTERNAL_ID, prepared)))
+        found = await _existing("invoice", ctx.tenant_id, external_ids)
         for start in batches:
             await write.check(start, prepared[start : start + BULK_BATCH_SIZE], found)
         for start in batches:
