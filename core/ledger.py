@@ -23,7 +23,7 @@ import itertools
 import operator
 import re
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -200,12 +200,10 @@ async def executemany(sql: str, rows: Sequence[Sequence[Any]]) -> None:
     )
 
 
-async def insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+async def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Insert new rows as they are (no conflict expected), inside `transaction()`:
-    `executemany` on SQLite, `COPY` (binary) on PostgreSQL. On SQLite, dates and timestamps
-    go as `sql_value` text."""
-    if not rows:
-        return
+    `executemany` on SQLite, `COPY` (binary) on PostgreSQL; `rows` may be a generator. On
+    SQLite, dates and timestamps go as `sql_value` text."""
     connection = _connection()
     if db.is_postgres():
         await connection.copy_records_to_table(table, records=rows, columns=list(columns))
@@ -946,10 +944,7 @@ async def write_invoices(
         found = await _existing("invoice", ctx.tenant_id, external_ids)
         for start in batches:
             await write.check(start, prepared[start : start + BULK_BATCH_SIZE], found)
-        for start in batches:
-            await write.insert(prepared[start : start + BULK_BATCH_SIZE], found)
-            if progress:
-                progress(min(start + BULK_BATCH_SIZE, len(prepared)), len(prepared))
+        await write.insert(prepared, found, progress)
         if write.inserted >= BATCH_SIZE and db.is_postgres():
             await _connection().execute("ANALYZE invoice")
         summary = ("invoices.upserted", "invoice", {"changed": write.written})
@@ -1025,13 +1020,50 @@ class _InvoiceWrite:
             self.note("invoice.updated", row["external_id"], row["number"], due, row["status"])
         return row
 
-    async def insert(self, batch: Sequence[PreparedInvoice], found: set[str]) -> None:
-        """Insert the batch's new invoices (customers resolved by `check`). The rows are
-        built column by column, with loops that run in C where they can (`repeat` columns
-        never end, hence the `zip(..., strict=False)`)."""
-        new = [item for item in batch if item[0] not in found] if found else batch
-        if not new:
+    async def insert(
+        self, prepared: Sequence[PreparedInvoice], found: set[str], progress: Progress | None
+    ) -> None:
+        """Insert the new invoices (customers resolved by `check`), in batches: on
+        PostgreSQL as ONE `COPY` fed batch by batch (a batch is built while the server
+        stores the rows before it), on SQLite one `executemany` per batch. Their ids are
+        taken beforehand only when rows are returned or events sent."""
+        keep = self.returning or self.events
+        columns = ("id", *INSERT_INVOICE_COLUMNS) if keep else INSERT_INVOICE_COLUMNS
+        total = len(prepared)
+
+        def new_in(start: int) -> Sequence[PreparedInvoice]:
+            batch = prepared[start : start + BULK_BATCH_SIZE]
+            return [item for item in batch if item[0] not in found] if found else batch
+
+        if db.is_postgres():
+            if total == len(found):
+                return
+            ids = iter(await _new_ids("invoice", total - len(found))) if keep else None
+
+            def rows() -> Iterator[tuple[Any, ...]]:
+                for start in range(0, total, BULK_BATCH_SIZE):
+                    yield from self.rows(new_in(start), ids)
+                    if progress:
+                        progress(min(start + BULK_BATCH_SIZE, total), total)
+
+            await insert_rows("invoice", columns, rows())
             return
+        for start in range(0, total, BULK_BATCH_SIZE):
+            new = new_in(start)
+            if new:
+                ids = iter(await _new_ids("invoice", len(new))) if keep else None
+                await insert_rows("invoice", columns, self.rows(new, ids))
+            if progress:
+                progress(min(start + BULK_BATCH_SIZE, total), total)
+
+    def rows(
+        self, new: Sequence[PreparedInvoice], ids: Iterator[int] | None
+    ) -> list[tuple[Any, ...]]:
+        """The rows to insert for these new invoices (with the next `ids` when given), built
+        column by column with loops that run in C where they can (`repeat` columns never
+        end, hence `zip(..., strict=False)`)."""
+        if not new:
+            return []
         (
             external_ids,
             customers,
@@ -1078,12 +1110,9 @@ class _InvoiceWrite:
             self.note("invoice.created", external_ids[index], numbers[index], due, statuses[index])
         self.written += len(new)
         self.inserted += len(new)
-        if not (self.returning or self.events):
-            await insert_rows("invoice", INSERT_INVOICE_COLUMNS, list(zip(*columns, strict=False)))
-            return
-        ids = await _new_ids("invoice", len(new))
-        rows = list(zip(ids, *columns, strict=False))
-        await insert_rows("invoice", ("id", *INSERT_INVOICE_COLUMNS), rows)
+        if ids is None:
+            return list(zip(*columns, strict=False))
+        rows = list(zip(itertools.islice(ids, len(new)), *columns, strict=False))
         for item, row in zip(new, rows, strict=True):
             stored: Row = dict(zip(PREPARED_FIELDS, item, strict=True))
             stored.update(
@@ -1097,6 +1126,7 @@ class _InvoiceWrite:
                 self.stored[item[0]] = stored
             if self.events:
                 self.changes.append((stored, None))
+        return rows
 
 
 class _IsoDates(dict[dt.date, str]):
