@@ -1,7 +1,8 @@
 """Serving for the benchmarks: an instance config per database, and uvicorn in a subprocess.
 
-Every server is started the same way, `uvicorn --workers 2 --no-access-log --log-level
-warning`, with the app from a factory: the real one (`arportal.app:app_from_environment`,
+Every server is started the same way `arportal serve` starts uvicorn (`arportal.serving`:
+TCP_NODELAY on the listening socket, 2 workers, access log off, log level warning), with the
+app from a factory: the real one (`arportal.app:app_from_environment`,
 what `arportal serve` runs) or the bench's comparison app (`bench.inmemory_app`).
 """
 
@@ -112,9 +113,8 @@ def uvicorn_server(
     log = log_dir / f"{name}.log"
     log_dir.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "uvicorn", app, "--factory",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+        sys.executable, "-m", "arportal.serving", app, "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
     ]
     with open(log, "wb") as out:
         process = subprocess.Popen(

@@ -125,7 +125,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, workers: int | None, demo: bool) -> None:
     """Migrate, then serve the portal and the admin API."""
-    import uvicorn
+    from arportal import serving
 
     config = _config(ctx)
     if config.base_url == DEFAULT_BASE_URL and (host, port) != ("127.0.0.1", 8000):
@@ -147,7 +147,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int | None, demo: b
     if ctx.obj.get("config_path"):
         os.environ["ARPORTAL_CONFIG"] = str(Path(ctx.obj["config_path"]).resolve())
     click.echo(f"arportal serving on http://{host}:{port} (Ctrl+C to stop)")
-    uvicorn.run(
+    serving.run(
         "arportal.app:app_from_environment",
         factory=True,
         host=host,
