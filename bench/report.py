@@ -57,10 +57,13 @@ def versions(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 async def postgres_version(url: str) -> str:
+    """The server's version, asked of its `postgres` database: the bench databases (named
+    after their size) need not exist yet when this runs."""
     import asyncpg
 
+    server_url = url.rsplit("/", 1)[0] + "/postgres"
     try:
-        conn = await asyncpg.connect(url, timeout=5)
+        conn = await asyncpg.connect(server_url, timeout=5)
     except Exception as exc:
         return f"unreachable ({type(exc).__name__})"
     try:
