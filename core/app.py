@@ -27,9 +27,11 @@ from arportal import db
 from arportal.admin.auth import admin_guard, provide_tenant
 from arportal.admin.routes import ADMIN_HANDLERS
 from arportal.config import Config, load_config
+from arportal.files import signed_image
 from arportal.migrate import run_migrations
 from arportal.plugin_host import PluginHost, discover
 from arportal.portal.access import PortalPathRewrite, portal_guard, provide_portal
+from arportal.portal.preview import PREVIEW_ROUTER
 from arportal.portal.routes import PORTAL_EXCEPTION_HANDLERS, PORTAL_HANDLERS, not_found_page
 from arportal.security import AccessLog, PortalHeaders
 from arportal.templating import build_environment
@@ -53,9 +55,9 @@ async def readyz() -> Response[dict[str, str]]:
 
 
 def _unrouted(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
-    """A path no route matches: the portal's HTML 404 page under /portal (whatever the
-    token, the same page), Litestar's JSON answer elsewhere."""
-    if request.scope["path"].startswith("/portal"):
+    """A path no route matches: the portal's HTML 404 page under /portal and /preview
+    (whatever the token, the same page), Litestar's JSON answer elsewhere."""
+    if request.scope["path"].startswith(("/portal", "/preview")):
         return not_found_page(request, exc)
     return Response({"status_code": 404, "detail": exc.detail}, status_code=404)
 
@@ -143,7 +145,7 @@ def build_app(
     env = build_environment(host, None)
     host.jinja = env  # type: ignore[attr-defined]
     app = Litestar(
-        route_handlers=[healthz, readyz, portal_router, admin_router],
+        route_handlers=[healthz, readyz, portal_router, admin_router, PREVIEW_ROUTER, signed_image],
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(env)),

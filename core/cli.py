@@ -488,6 +488,37 @@ def settings_apply(ctx: click.Context, slug: str, file: str) -> None:
     emit(ctx, run_async(go()), lambda d: click.echo(f"settings of {slug} applied"))
 
 
+@main.command()
+@click.argument("slug")
+@click.option(
+    "--draft", type=click.Path(exists=True, dir_okay=False),
+    help="A TOML draft of the settings (as for `settings apply`); nothing is saved.",
+)
+@click.option("--locale", default="en", show_default=True, help="The sample customer's language.")
+@json_option
+@click.pass_context
+def preview(ctx: click.Context, slug: str, draft: str | None, locale: str) -> None:
+    """Save & View: print a 15-minute URL of a sample portal with the draft applied."""
+    from arportal.preview import create_preview
+    from arportal.settings import SettingsError
+
+    patch: dict[str, Any] = {}
+    if draft:
+        try:
+            patch = tomllib.loads(Path(draft).read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise CliError(f"{draft}: not valid TOML: {exc}") from None
+
+    async def go() -> dict[str, Any]:
+        async with runtime(_config(ctx)) as rt:
+            try:
+                return await create_preview(await _tenant_ctx(rt, slug), patch, locale)
+            except SettingsError as exc:
+                raise CliError(f"{draft or 'draft'}: {exc}") from None
+
+    emit(ctx, run_async(go()), lambda d: click.echo(f"{d['url']}  (expires {d['expires_at']})"))
+
+
 # --- jobs, outbox ----------------------------------------------------------------------------
 
 

@@ -31,6 +31,33 @@ class SmtpConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout: float = 10.0
 
 
+class MailConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    default_sender: str = "arportal <noreply@localhost>"
+    """The From of every mail whose tenant has no verified sender of its own."""
+    allowed_sender_domains: list[str] | None = None
+    """Domains a tenant's own sender address may use (None: any). The instance's SMTP relay
+    (its SPF/DKIM) decides which domains it may send for."""
+
+    def __post_init__(self) -> None:
+        from email.utils import parseaddr
+
+        address = parseaddr(self.default_sender)[1]
+        if "@" not in address or any(c in self.default_sender for c in "\r\n"):
+            raise ConfigError(
+                f"mail.default_sender: expected an address such as "
+                f"'Acme AR <no-reply@portal.example.com>', got {self.default_sender!r}"
+            )
+        if self.allowed_sender_domains is not None:
+            self.allowed_sender_domains = [d.strip().lower() for d in self.allowed_sender_domains]
+
+    def allows_sender(self, address: str) -> bool:
+        """Whether a tenant may send from `address` (its domain is in the allowed list)."""
+        if self.allowed_sender_domains is None:
+            return True
+        domain = address.rpartition("@")[2].strip().lower()
+        return domain in self.allowed_sender_domains
+
+
 class PluginsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: list[str] | None = None
     """Names of installed plugins to load; None loads every installed plugin."""
@@ -47,7 +74,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     secret_file: str = "arportal.secret"  # noqa: S105  (a file name, not a secret)
     plugins: PluginsConfig = msgspec.field(default_factory=PluginsConfig)
     smtp: SmtpConfig | None = None
-    mail_from: str = "arportal <noreply@localhost>"
+    mail: MailConfig = msgspec.field(default_factory=MailConfig)
     upload_max_bytes: int = 10 * 1024 * 1024
     request_max_bytes: int = 20 * 1024 * 1024
     files_dir: str = "files"

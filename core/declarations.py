@@ -42,6 +42,11 @@ class SettingsSection:
     schema: type[msgspec.Struct]
     secret_fields: tuple[str, ...] = ()
     """Fields the API answers as "********" and never logs."""
+    check: Callable[..., Any] | None = None
+    """`check(ctx, value)`, sync or async: what the Struct alone cannot judge (the instance
+    config, the tenant's rows). Called with the validated section before it is stored or
+    previewed; it raises `ValueError("field: message")` to refuse it (422 naming
+    `<section>.<field>`)."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,15 @@ class Hold:
 
 @dataclass(frozen=True)
 class Theme:
-    """Brand of a tenant, as answered by the firstresult hook `arportal_theme`."""
+    """Brand of a tenant, as answered by the firstresult hook `arportal_theme`.
+
+    Colours are `#RRGGBB` (anything else is replaced by the default where it is drawn); a
+    text colour that does not reach WCAG AA contrast on its background is replaced by black
+    or white. The logo is `logo_bytes` (PNG or JPEG) with its `logo_content_type`: pages
+    show it from `<portal>/logo`, mail from a signed public URL, and a PDF renderer can
+    embed the bytes (a `data:` URL) without any fetch. `logo_url` is for a same-origin path
+    or a `data:image/...` URL only.
+    """
 
     display_name: str | None = None
     primary_color: str = "#1f5fbf"
@@ -85,9 +98,13 @@ class Theme:
 
 @dataclass(frozen=True)
 class MailSender:
-    """The From (and optional Reply-To) of a tenant's mail."""
+    """The From (and optional Reply-To) of a tenant's mail.
 
-    email: str
+    `email=None` keeps the instance's `mail.default_sender` as the From (e.g. while the
+    tenant's own address is not verified) and only sets the Reply-To. An address outside the
+    instance's `mail.allowed_sender_domains` is replaced by the default too."""
+
+    email: str | None = None
     name: str | None = None
     reply_to: str | None = None
 

@@ -77,6 +77,10 @@ def arportal_portal_routes() -> list[Any]:
     session, or `/p/<token>` directly). Tag each with `opt={"feature": "key"}` and/or
     `opt={"toggle": "key"}`: the core answers 404 when it is off. Handlers receive the
     `PortalContext` as the `portal` dependency.
+
+    A route tagged `opt={"public": True}` is reached without a customer (no link, no
+    session; e.g. a confirmation link mailed to an operator): it must not take `portal`, and
+    it finds its tenant itself (from a signed or hashed token in its path).
     """
 
 
@@ -122,14 +126,28 @@ def arportal_portal_panels(ctx: TenantContext) -> list[str] | str | None:
     """HTML (Markup) blocks drawn on the portal home page."""
 
 
+@hookspec
+def arportal_portal_aside(ctx: TenantContext) -> list[str] | str | None:
+    """HTML (Markup) blocks drawn on every portal page, after the page's content (shared
+    documents, help links). Called once per page: keep it to one small query."""
+
+
 @hookspec(firstresult=True)
 def arportal_theme(ctx: TenantContext) -> Theme | None:
-    """The tenant's theme (colours, logo, display name). The first answer wins."""
+    """The tenant's theme (colours, logo, display name). The first answer wins.
+
+    The logo travels as bytes (`Theme.logo_bytes`, PNG or JPEG, with `logo_content_type`):
+    the core serves them on the portal at `<portal>/logo` and in mail from a signed URL; a
+    PDF renderer embeds them as a `data:` URL, so it never fetches anything. Called on every
+    page and mail: read the bytes from a cache, not the disk, each time.
+    """
 
 
 @hookspec(firstresult=True)
 def arportal_mail_sender(ctx: TenantContext) -> MailSender | None:
-    """The From address of the tenant's mail. The first answer wins; else the instance's."""
+    """The From (and Reply-To) of the tenant's mail. The first answer wins; else the
+    instance's `mail.default_sender`. Answer `MailSender(email=None, reply_to=...)` to keep
+    the default From and set only the Reply-To."""
 
 
 @hookspec

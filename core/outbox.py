@@ -6,6 +6,7 @@ Enqueueing never talks to an SMTP server, so a page or a job that sends mail nev
 
 from __future__ import annotations
 
+import logging
 import weakref
 from email.utils import formataddr, parseaddr
 from typing import TYPE_CHECKING, Any
@@ -13,11 +14,16 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, TemplateNotFound
 
 from arportal.declarations import MailSender, Theme
+from arportal.files import IMAGE_TYPES, signed_image_url
 from arportal.models import OutboxMessage
+from arportal.portal.slots import Brand, checked_brand
 
 if TYPE_CHECKING:
+    from arportal.config import Config
     from arportal.context import TenantContext
     from arportal.plugin_host import PluginHost
+
+log = logging.getLogger("arportal.outbox")
 
 FORBIDDEN_IN_HEADERS = ("\r", "\n", "\x00")
 STATUSES = ("pending", "sent", "failed")
@@ -79,14 +85,33 @@ def render_mail(
     return text, html_template.render(context)
 
 
-def _sender_fields(sender: MailSender | None, fallback: str) -> tuple[str, str | None]:
+def _sender_fields(sender: MailSender | None, config: Config) -> tuple[str, str | None]:
+    """From and Reply-To. A sender without an email (or one whose domain the instance does
+    not allow, `mail.allowed_sender_domains`) sends from `mail.default_sender`."""
+    default = check_address("mail.default_sender", config.mail.default_sender)
     if sender is None:
-        return check_address("mail_from", fallback), None
+        return default, None
+    reply_to = check_address("sender reply_to", sender.reply_to) if sender.reply_to else None
+    if not sender.email:
+        return default, reply_to
     check_header("sender name", sender.name or "")
     check_address("sender email", sender.email)
+    if not config.mail.allows_sender(parseaddr(sender.email)[1]):
+        log.warning(
+            "sender %s is outside mail.allowed_sender_domains; sending from the default",
+            sender.email,
+        )
+        return default, reply_to
     from_addr = formataddr((sender.name, sender.email)) if sender.name else sender.email
-    reply_to = check_address("sender reply_to", sender.reply_to) if sender.reply_to else None
     return from_addr, reply_to
+
+
+async def mail_brand(ctx: TenantContext, theme: Theme) -> Brand:
+    """The theme as mail draws it: checked colours, and the logo as a public image URL."""
+    logo = None
+    if theme.logo_bytes and theme.logo_content_type in IMAGE_TYPES:
+        logo = await signed_image_url(ctx.config, theme.logo_bytes)
+    return checked_brand(theme, ctx.name, logo)
 
 
 def _scoped_dedupe_key(ctx: TenantContext, dedupe_key: str) -> str:
@@ -110,8 +135,10 @@ async def enqueue_mail(
     """Render a mail for the tenant and store it in the outbox; answer its id.
 
     `template` is a name without extension (`"core:mail/portal_link"`): `.txt` is required,
-    `.html` optional. The context also gets `tenant_name` and `theme`. The sender is the
-    tenant's (`arportal_mail_sender`) or the instance's `mail_from`. With a `dedupe_key` that
+    `.html` optional. The context also gets `tenant_name`, `theme` (the plugin's answer) and
+    `brand` (its checked colours, name and logo URL: what `core:mail/base.html` draws). The
+    sender is the tenant's (`arportal_mail_sender`) or the instance's `mail.default_sender`.
+    With a `dedupe_key` that
     was already used by this tenant, nothing is stored and the existing id is answered.
     """
     if isinstance(to, str) or not to:
@@ -131,10 +158,12 @@ async def enqueue_mail(
             return existing
 
     sender = await ctx.first("arportal_mail_sender")
-    from_addr, sender_reply_to = _sender_fields(sender, ctx.config.mail_from)
-    theme = await ctx.first("arportal_theme") or Theme()
+    from_addr, sender_reply_to = _sender_fields(sender, ctx.config)
+    theme = await ctx.first("arportal_theme")
+    theme = theme if isinstance(theme, Theme) else Theme()
+    brand = await mail_brand(ctx, theme)
     text, html = render_mail(
-        ctx.host, template, {"tenant_name": ctx.name, "theme": theme, **context}
+        ctx.host, template, {"tenant_name": ctx.name, "theme": theme, "brand": brand, **context}
     )
 
     message = OutboxMessage(

@@ -25,31 +25,48 @@ PORTAL_HEADERS = {
     ),
 }
 
-_TOKEN_PATH = re.compile(r"^/p/[^/]+")
+PREVIEW_HEADERS = {
+    **PORTAL_HEADERS,
+    "Content-Security-Policy": PORTAL_HEADERS["Content-Security-Policy"].replace(
+        "form-action 'self'", "form-action 'none'"
+    ),
+}
+"""A Save & View preview is read-only: the browser submits none of its forms."""
+
+_TOKEN_PATH = re.compile(r"^/(p|preview)/[^/]+")
 
 
 def redact_path(path: str) -> str:
-    return _TOKEN_PATH.sub("/p/<redacted>", path)
+    return _TOKEN_PATH.sub(r"/\1/<redacted>", path)
+
+
+def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
 
 
 class PortalHeaders:
-    """Adds the portal's security headers to every response under /p/ and /portal, error
-    pages included."""
+    """Adds the portal's security headers to every response under /p/, /portal and
+    /preview, error pages included."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
-        self.raw = [(k.lower().encode(), v.encode()) for k, v in PORTAL_HEADERS.items()]
+        self.portal = _raw(PORTAL_HEADERS)
+        self.preview = _raw(PREVIEW_HEADERS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not (path.startswith("/p/") or path.startswith("/portal")):
+        if path.startswith("/preview/"):
+            raw = self.preview
+        elif path.startswith(("/p/", "/portal")):
+            raw = self.portal
+        else:
             await self.app(scope, receive, send)
             return
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in self.raw if k not in present]
+                extra = [(k, v) for k, v in raw if k not in present]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 

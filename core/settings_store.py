@@ -10,6 +10,7 @@ stored value.
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -97,12 +98,38 @@ def _decode(key: str, schema: type[msgspec.Struct], data: dict[str, Any]) -> msg
         raise
 
 
+async def check_patch(
+    ctx: TenantContext, patch: Any
+) -> tuple[dict[str, bool], dict[str, dict[str, Any]]]:
+    """Validate a patch without writing (each touched section's Struct, then its `check`):
+    the feature values and the merged sections. Errors are `SettingsError`s naming the path."""
+    features, sections = _check_patch(ctx, patch)
+    for key, data in sections.items():
+        section = ctx.host.declarations.sections[key][0]
+        if section.check is None:
+            continue
+        try:
+            result = section.check(ctx, decode_section(key, section.schema, data))
+            if inspect.isawaitable(result):
+                await result
+        except SettingsError:
+            raise
+        except ValueError as exc:
+            name, sep, rest = str(exc).partition(":")
+            if sep and name in section.schema.__struct_fields__:
+                raise SettingsError(f"{key}.{name}", rest.strip()) from None
+            raise SettingsError(key, str(exc)) from None
+    return features, sections
+
+
 async def apply_settings(ctx: TenantContext, patch: dict[str, Any]) -> dict[str, Any]:
     """Validate and store a patch (all of it or nothing); returns `read_settings`.
 
     The stored section is the full validated section, so later changes of a plugin's
-    defaults do not silently change what an operator saw and saved."""
-    features, sections = _check_patch(ctx, patch)
+    defaults do not silently change what an operator saw and saved. After the commit the
+    enabled plugins hear `arportal_event("settings_changed", {"features": {...}, "fields":
+    {section: [field, ...]}})` (with the context already showing the new values)."""
+    features, sections = await check_patch(ctx, patch)
     async with transaction():
         await executemany(UPSERT_FEATURE, [(ctx.tenant_id, k, v) for k, v in features.items()])
         await executemany(
@@ -124,6 +151,9 @@ async def apply_settings(ctx: TenantContext, patch: dict[str, Any]) -> dict[str,
     for key, data in sections.items():
         ctx.settings_data[key] = data
         ctx._decoded.pop(key, None)
+    if features or sections:
+        changed = {"features": features, "fields": {key: sorted(patch[key]) for key in sections}}
+        await ctx.call("arportal_event", name="settings_changed", data=changed)
     return await read_settings(ctx)
 
 

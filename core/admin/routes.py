@@ -34,6 +34,7 @@ from arportal.ledger import (
 from arportal.links import create_link, portal_url, rotate_links
 from arportal.models import AuditEvent, Customer, Invoice
 from arportal.pagination import CursorError, paginated
+from arportal.preview import create_preview
 from arportal.settings_store import apply_settings, read_settings, set_customer_toggles
 
 UNSET: Any = msgspec.UNSET
@@ -78,6 +79,24 @@ async def get_settings(tenant: TenantDep) -> dict[str, Any]:
 async def patch_settings(tenant: TenantDep, request: Request[Any, Any, Any]) -> dict[str, Any]:
     body = await decode_body(request, dict[str, Any])
     return await apply_settings(tenant, body)
+
+
+@post(
+    "/preview",
+    summary="Save & View: a 15-minute, read-only preview of a sample portal with a draft",
+    description=(
+        "The body is an optional draft with the shape of `PATCH /settings` (features and any "
+        "sections), checked as saving it would be; nothing is saved. `?locale=fr` previews "
+        "in another language. Answers `{\"url\", \"expires_at\"}`."
+    ),
+    dependencies=documented_body(dict[str, Any] | None),
+    status_code=200,
+)
+async def post_preview(
+    tenant: TenantDep, request: Request[Any, Any, Any], locale: FromQuery[str | None] = None
+) -> dict[str, str]:
+    draft = await decode_body(request, dict[str, Any], empty={})
+    return await create_preview(tenant, draft, locale or "en")
 
 
 # --- customers ------------------------------------------------------------------------------
@@ -321,6 +340,7 @@ CORE_ADMIN_ROUTER = Router(
     route_handlers=[
         get_settings,
         patch_settings,
+        post_preview,
         put_customers,
         list_customers,
         get_customer,

@@ -56,6 +56,13 @@ FR: dict[str, str] = {
     "Email": "E-mail",
     "Phone": "Téléphone",
     "Page not found": "Page introuvable",
+    "Preview with sample data: nothing here is saved and forms do nothing. It expires at "
+    "{time}.":
+    "Aperçu avec des données d'exemple : rien n'est enregistré et les formulaires sont "
+    "inactifs. Il expire à {time}.",
+    "This preview has expired": "Cet aperçu a expiré",
+    "Previews are valid for 15 minutes: ask for a new one.":
+    "Les aperçus sont valables 15 minutes : demandez-en un nouveau.",
     "This link is not valid. It may have been replaced by a newer one: use the most recent "
     "link you received, or ask your supplier for a new one.":
     "Ce lien n'est pas valide. Il a peut-être été remplacé par un lien plus récent : utilisez "

@@ -38,12 +38,15 @@ def base_context(locale: str, **extra: Any) -> dict[str, Any]:
         "brand": None,
         "theme_css": None,
         "contact": {},
+        "asides": [],
+        "preview": None,
         **extra,
     }
 
 
 async def page_context(portal: PortalContext, **extra: Any) -> dict[str, Any]:
-    """The base context plus the tenant's brand and contact details (two plugin calls)."""
+    """The base context plus the tenant's brand, contact details and the blocks drawn on
+    every page (three plugin calls)."""
     brand = slots.brand(portal, await slots.theme_of(portal))
     return base_context(
         portal.locale,
@@ -51,6 +54,7 @@ async def page_context(portal: PortalContext, **extra: Any) -> dict[str, Any]:
         brand=brand,
         theme_css=portal.url("theme.css"),
         contact=await slots.contact_info(portal),
+        asides=await slots.asides(portal),
         **extra,
     )
 
@@ -62,8 +66,9 @@ async def portal_page(
 
     A template that `{% extends "core:base.html" %}` and fills `{% block title %}` and
     `{% block content %}` gets the banner with the tenant's brand, the stylesheets, the
-    contact block and `t(...)` (the customer's language; text without a translation shows
-    as written). `portal` and `csrf_input` are in the context too.
+    blocks of `arportal_portal_aside`, the contact block and `t(...)` (the customer's
+    language; text without a translation shows as written). `portal` and `csrf_input` are
+    in the context too.
     """
     return Template(
         template_name=template_name,

@@ -188,9 +188,7 @@ async def portal_css() -> Response[bytes]:
     )
 
 
-@get("/theme.css")
-async def theme_css(portal: PortalDep) -> Response[str]:
-    """The tenant's colours as CSS custom properties (no inline style under the CSP)."""
+async def theme_css_response(portal: PortalContext) -> Response[str]:
     brand = slots.brand(portal, await slots.theme_of(portal))
     return Response(
         brand.css(),
@@ -199,8 +197,7 @@ async def theme_css(portal: PortalDep) -> Response[str]:
     )
 
 
-@get("/logo")
-async def logo(portal: PortalDep) -> Response[bytes]:
+async def logo_response(portal: PortalContext) -> Response[bytes]:
     theme = await slots.theme_of(portal)
     if not theme.logo_bytes or theme.logo_content_type not in slots.LOGO_TYPES:
         raise NotFoundException()
@@ -209,6 +206,17 @@ async def logo(portal: PortalDep) -> Response[bytes]:
         media_type=theme.logo_content_type,
         headers={"Cache-Control": "private, max-age=300"},
     )
+
+
+@get("/theme.css")
+async def theme_css(portal: PortalDep) -> Response[str]:
+    """The tenant's colours as CSS custom properties (no inline style under the CSP)."""
+    return await theme_css_response(portal)
+
+
+@get("/logo")
+async def logo(portal: PortalDep) -> Response[bytes]:
+    return await logo_response(portal)
 
 
 # --- Error pages -----------------------------------------------------------------------------

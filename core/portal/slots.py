@@ -80,10 +80,7 @@ async def theme_of(portal: PortalContext) -> Theme:
 
 
 def brand(portal: PortalContext, theme: Theme) -> Brand:
-    """Colours are re-checked as `#RRGGBB` (a colour reaching CSS unchecked is an injection);
-    a bad one falls back to the default. Text colours are kept only where they read on their
-    background; links use the primary colour only where it reads on white."""
-    default = Theme()
+    """The theme as portal pages draw it; the logo is served at `<portal>/logo`."""
     logo_src = None
     if theme.logo_bytes and theme.logo_content_type in LOGO_TYPES:
         logo_src = portal.url("logo")
@@ -92,13 +89,22 @@ def brand(portal: PortalContext, theme: Theme) -> Brand:
         or _DATA_LOGO.match(theme.logo_url)
     ):
         logo_src = theme.logo_url
+    return checked_brand(theme, portal.name, logo_src)
+
+
+def checked_brand(theme: Theme, fallback_name: str, logo_src: str | None) -> Brand:
+    """Colours are re-checked as `#RRGGBB` (a colour reaching CSS unchecked is an injection);
+    a bad one falls back to the default. Text colours are kept only where they read on their
+    background (WCAG AA), else black or white, whichever reads better (always at least
+    4.5:1); links use the primary colour only where it reads on white."""
+    default = Theme()
     name = theme.display_name if isinstance(theme.display_name, str) and theme.display_name else ""
     primary = _colour(theme.primary_color, default.primary_color)
     primary_text = _colour(theme.primary_text_color, default.primary_text_color)
     banner = _colour(theme.banner_color, default.banner_color)
     banner_text = _colour(theme.banner_text_color, default.banner_text_color)
     return Brand(
-        name=name.strip() or portal.name,
+        name=name.strip() or fallback_name,
         primary=primary,
         primary_text=readable(primary_text, primary),
         banner=banner,
@@ -120,6 +126,10 @@ def _markups(answers: Iterable[Any]) -> list[Markup]:
 
 async def panels(portal: PortalContext) -> list[Markup]:
     return _markups(await portal.call("arportal_portal_panels"))
+
+
+async def asides(portal: PortalContext) -> list[Markup]:
+    return _markups(await portal.call("arportal_portal_aside"))
 
 
 async def invoice_actions(portal: PortalContext, invoice: dict[str, Any]) -> list[Markup]:

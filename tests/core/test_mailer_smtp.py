@@ -11,7 +11,7 @@ import pytest
 
 from arportal import mailer
 from arportal.clock import utcnow
-from arportal.config import SmtpConfig
+from arportal.config import MailConfig, SmtpConfig
 from arportal.declarations import MailSender
 from arportal.jobs import run_due_jobs
 from arportal.mailer import MAX_ATTEMPTS, deliver_pending
@@ -63,7 +63,8 @@ async def test_mail_is_delivered_from_the_instance_default(
     make_config: Any, tmp_path: Any, smtp_server: SmtpServer
 ) -> None:
     config = make_config(
-        smtp=smtp_config(smtp_server.port), mail_from="AR Portal <ar@portal.example>"
+        smtp=smtp_config(smtp_server.port),
+        mail=MailConfig(default_sender="AR Portal <ar@portal.example>"),
     )
     async with mail_app(config, tmp_path) as running:
         ctx = await tenant_ctx(running, name="O'Brien & Sons")

@@ -8,6 +8,7 @@ import pytest
 from jinja2 import TemplateNotFound
 
 import arportal
+from arportal.config import MailConfig
 from arportal.declarations import MailSender, Theme
 from arportal.models import OutboxMessage
 from arportal.outbox import enqueue_mail, list_outbox
@@ -41,7 +42,7 @@ def mail(**overrides: Any) -> dict[str, Any]:
 
 
 async def test_enqueue_renders_text_and_html_and_waits(make_config: Any, tmp_path: Any) -> None:
-    config = make_config(mail_from="AR <ar@portal.example>")
+    config = make_config(mail=MailConfig(default_sender="AR <ar@portal.example>"))
     async with running_app(config, plugins=[("mailtest", MailPlugin(tmp_path / "t"))]) as running:
         ctx = await context_for(running, name="Bell & Sons")
 
