@@ -15,19 +15,36 @@ from arportal.declarations import (
     Theme,
 )
 from arportal.events import emit_event
+from arportal.files import (
+    DOCUMENT_TYPES,
+    IMAGE_TYPES,
+    FileRejected,
+    attachment,
+    delete_stored_file,
+    get_stored_file,
+    read_stored_file,
+    sniff,
+    store_file,
+    type_label,
+)
 from arportal.holds import HoldsUnavailable, holds_for
 from arportal.hookspecs import hookimpl, hookspec
-from arportal.models import Customer, Invoice, Tenant
+from arportal.models import Customer, Invoice, StoredFile, Tenant
 from arportal.outbox import enqueue_mail
 from arportal.plugin_host import render_fragment
 from arportal.portal.rendering import portal_page
+from arportal.settings_store import apply_settings
+from arportal.tenancy import tenant_context_by_id
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DOCUMENT_TYPES",
+    "IMAGE_TYPES",
     "Customer",
     "CustomerToggle",
     "Feature",
+    "FileRejected",
     "Hold",
     "HoldsUnavailable",
     "Invoice",
@@ -36,16 +53,26 @@ __all__ = [
     "PortalContext",
     "PortalDep",
     "SettingsSection",
+    "StoredFile",
     "Tenant",
     "TenantContext",
     "TenantDep",
     "Theme",
     "__version__",
+    "apply_settings",
+    "attachment",
+    "delete_stored_file",
     "emit_event",
     "enqueue_mail",
+    "get_stored_file",
     "holds_for",
     "hookimpl",
     "hookspec",
     "portal_page",
+    "read_stored_file",
     "render_fragment",
+    "sniff",
+    "store_file",
+    "tenant_context_by_id",
+    "type_label",
 ]

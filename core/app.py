@@ -25,6 +25,7 @@ from litestar.template.config import TemplateConfig
 
 from arportal import db
 from arportal.admin.auth import admin_guard, provide_tenant
+from arportal.admin.errors import EXCEPTION_HANDLERS as ADMIN_EXCEPTION_HANDLERS
 from arportal.admin.routes import ADMIN_HANDLERS
 from arportal.config import Config, load_config
 from arportal.files import signed_image
@@ -121,6 +122,7 @@ def build_app(
         dependencies={"tenant": Provide(provide_tenant)},
         guards=[admin_guard],
         security=[{"BearerToken": []}],
+        exception_handlers=ADMIN_EXCEPTION_HANDLERS,
     )
 
     jobs_task: dict[str, Any] = {}
@@ -145,7 +147,9 @@ def build_app(
     env = build_environment(host, None)
     host.jinja = env  # type: ignore[attr-defined]
     app = Litestar(
-        route_handlers=[healthz, readyz, portal_router, admin_router, PREVIEW_ROUTER, signed_image],
+        route_handlers=[
+            healthz, readyz, portal_router, admin_router, PREVIEW_ROUTER, signed_image
+        ],
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(env)),

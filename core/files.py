@@ -24,6 +24,7 @@ import os
 import re
 import unicodedata
 import zipfile
+from collections import OrderedDict
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,7 +64,11 @@ LABELS = {
     EXECUTABLE: "an executable",
 }
 IMAGE_TYPES = frozenset({PNG, JPEG})
-"""What `signed_image_url` serves: images every mail client shows and none can script."""
+"""Images every browser and mail client shows and none can script (no SVG)."""
+DOCUMENT_TYPES = frozenset({PDF, PNG, JPEG, TEXT, DOCX, XLSX})
+"""Documents shared with customers: nothing a browser would run or render as a page."""
+CACHE_FILES = 64
+CACHE_FILE_BYTES = 2 * 1024 * 1024
 
 _EXECUTABLE_MAGIC = (
     b"MZ",  # Windows PE, DOS
@@ -145,7 +150,7 @@ def sniff(data: bytes) -> str | None:
     return next((m.mime_type for m in matches if m.mime_type), None)
 
 
-def describe(content_type: str | None) -> str:
+def type_label(content_type: str | None) -> str:
     if content_type is None:
         return "an unknown type"
     return LABELS.get(content_type, content_type)
@@ -177,9 +182,12 @@ def check_upload(
         raise FileRejected(field, "the file is empty")
     content_type = sniff(data)
     if content_type not in allowed:
-        names = ", ".join(LABELS.get(t, t) for t in allowed)
+        names = ", ".join(
+            [LABELS[t] for t in LABELS if t in allowed]
+            + sorted(t for t in allowed if t not in LABELS)
+        )
         raise FileRejected(
-            field, f"{describe(content_type)} files are not accepted (allowed: {names})"
+            field, f"{type_label(content_type)} is not accepted (allowed: {names})"
         )
     return content_type
 
@@ -255,12 +263,29 @@ async def get_stored_file(ctx: TenantContext, file_id: int) -> dict[str, Any] | 
     )
 
 
-async def read_stored_file(ctx: TenantContext, file_id: int) -> tuple[dict[str, Any], bytes] | None:
+_cache: OrderedDict[tuple[str, int, int], tuple[dict[str, Any], bytes]] = OrderedDict()
+
+
+async def read_stored_file(
+    ctx: TenantContext, file_id: int, *, cached: bool = False
+) -> tuple[dict[str, Any], bytes] | None:
+    """The tenant's row and bytes, or None. `cached` keeps small files in memory (for what
+    every page draws, such as a logo): a file id never changes its bytes."""
+    key = (ctx.config.files_dir, ctx.tenant_id, file_id)
+    if cached and key in _cache:
+        _cache.move_to_end(key)
+        return _cache[key]
     row = await get_stored_file(ctx, file_id)
     if row is None:
         return None
     data = await read_blob(ctx.config, row["sha256"])
-    return None if data is None else (row, data)
+    if data is None:
+        return None
+    if cached and len(data) <= CACHE_FILE_BYTES:
+        _cache[key] = (row, data)
+        while len(_cache) > CACHE_FILES:
+            _cache.popitem(last=False)
+    return row, data
 
 
 async def delete_stored_file(ctx: TenantContext, file_id: int) -> bool:
@@ -271,6 +296,7 @@ async def delete_stored_file(ctx: TenantContext, file_id: int) -> bool:
     await StoredFile.delete().where(
         (StoredFile.tenant == ctx.tenant_id) & (StoredFile.id == file_id)
     )
+    _cache.pop((ctx.config.files_dir, ctx.tenant_id, file_id), None)
     if not await StoredFile.exists().where(StoredFile.sha256 == row["sha256"]):
         path = blob_path(ctx.config, row["sha256"])
         await asyncio.to_thread(path.unlink, True)

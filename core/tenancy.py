@@ -104,6 +104,14 @@ async def load_context(
     )
 
 
+async def tenant_context_by_id(
+    host: PluginHost, config: Config, tenant_id: int, actor: str = "system"
+) -> TenantContext | None:
+    """A tenant's context from its id (for a public route that found the id in a token)."""
+    tenant = await Tenant.select().where(Tenant.id == tenant_id).first()
+    return None if tenant is None else await load_context(host, config, tenant, actor)
+
+
 async def load_context_by_slug(
     host: PluginHost, config: Config, slug: str, actor: str = "system"
 ) -> TenantContext:
