@@ -169,6 +169,7 @@ async def test_feature_off_the_plugin_is_absent(ex: Running, frozen_today: dt.da
     invoice = await client.get(f"{root}/invoices/INV-1")
     assert invoice.status_code == 200
     assert "Add a note about this invoice" not in invoice.text
+    assert "example-aside" not in home.text + invoice.text
 
     ctx = await context(ex, tenant)
     assert await holds_for(ctx, await invoices_of(tenant)) == {}
@@ -193,6 +194,9 @@ async def test_feature_on_every_hook_works(ex: Running, frozen_today: dt.date) -
     assert home.status_code == 200
     assert "Payment reminders" in home.text and "Reminders are off" in home.text
     assert PHONE in home.text
+    aside = '<p class="example-aside"><a href="/portal/example">Leave a note for Acme Corp</a>'
+    assert aside in home.text
+    assert aside in (await client.get(f"{root}/?status=paid")).text, "on every page"
     invoice = await client.get(f"{root}/invoices/INV-1")
     assert "Add a note about this invoice" in invoice.text
     assert "?invoice=INV-1" in invoice.text

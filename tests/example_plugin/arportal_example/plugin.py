@@ -136,6 +136,12 @@ async def arportal_portal_panels(ctx: TenantContext) -> Any:
 
 
 @hookimpl
+def arportal_portal_aside(ctx: TenantContext) -> Any:
+    """On every portal page, after the content."""
+    return render_fragment(ctx, "example:aside.html")
+
+
+@hookimpl
 def arportal_theme(ctx: TenantContext) -> Theme | None:
     if not _settings(ctx).brand_theme:
         return None
