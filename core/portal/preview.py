@@ -38,7 +38,7 @@ from arportal.preview import (
 PREVIEW_PREFIX = "/preview"
 
 
-async def provide_preview(request: Request[Any, Any, Any], token: str) -> PortalContext:
+async def provide_preview(request: Request[Any, Any, Any], token: FromPath[str]) -> PortalContext:
     state = request.scope["state"]
     if CONTEXT_STATE_KEY in state:
         return state[CONTEXT_STATE_KEY]  # type: ignore[no-any-return]
