@@ -2,7 +2,7 @@
 with the branding plugin, one branded tenant and one without branding.
 
 The branded home page's screenshot illustrates docs/branding.md; run with
-`ARPORTAL_UPDATE_SCREENSHOTS=1` to write it there (otherwise it goes to the test's temporary
+`ARPORTAL_TEST_SCREENSHOTS=1` to write it there (otherwise it goes to the test's temporary
 folder, so a test run never changes the source tree)."""
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ def test_a_branded_portal_in_the_browser(server: Any, browser: Any, tmp_path: Pa
         "tel:+15550109999"
     )
 
-    shot = SCREENSHOT if os.environ.get("ARPORTAL_UPDATE_SCREENSHOTS") else tmp_path / "shot.png"
+    shot = SCREENSHOT if os.environ.get("ARPORTAL_TEST_SCREENSHOTS") else tmp_path / "shot.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
