@@ -181,7 +181,7 @@ def check_upload(
     if not data:
         raise FileRejected(field, "the file is empty")
     content_type = sniff(data)
-    if content_type not in allowed:
+    if content_type is None or content_type not in allowed:
         names = ", ".join(
             [LABELS[t] for t in LABELS if t in allowed]
             + sorted(t for t in allowed if t not in LABELS)
