@@ -207,6 +207,8 @@ def test_a_branded_portal_in_the_browser(server: Any, browser: Any, tmp_path: Pa
     assert Path(download.path()).read_bytes() == PDF
 
     page.get_by_role("link", name="INV-101").click()
+    page.wait_for_url(f"{base_url}/portal/invoices/INV-101")
+    assert page.locator("h1").inner_text() == "Invoice INV-101"
     assert page.locator(".contact").get_by_role("link", name="ar@acme.test").is_visible()
     assert page.get_by_role("link", name="W-9 form (2026)").is_visible()
     assert computed(page, ".banner", "backgroundColor") == [rgb(BANNER)]
