@@ -5,6 +5,7 @@ are only added; removing one or changing a hook's signature needs a version note
 """
 
 from arportal.context import PortalContext, PortalDep, TenantContext, TenantDep
+from arportal.db import transaction
 from arportal.declarations import (
     CustomerToggle,
     Feature,
@@ -20,6 +21,7 @@ from arportal.hookspecs import hookimpl, hookspec
 from arportal.models import Customer, Invoice, Tenant
 from arportal.outbox import enqueue_mail
 from arportal.plugin_host import render_fragment
+from arportal.portal.i18n import translate
 from arportal.portal.rendering import portal_page
 
 __version__ = "0.1.0"
@@ -48,4 +50,6 @@ __all__ = [
     "hookspec",
     "portal_page",
     "render_fragment",
+    "transaction",
+    "translate",
 ]

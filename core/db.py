@@ -127,6 +127,23 @@ def is_postgres() -> bool:
     return isinstance(state.engine, PostgresEngine)
 
 
+def transaction(write: bool = True) -> Any:
+    """A transaction (`async with transaction(): ...`): Piccolo queries and raw SQL inside it
+    run on its connection, and it commits when the block ends without an error.
+
+    IMMEDIATE on SQLite for writes, so two writers queue instead of one failing with
+    "database is locked" when it upgrades a read to a write; DEFERRED for reads. Nested inside
+    another transaction it joins that one."""
+    engine = state.engine
+    if engine is None:
+        raise RuntimeError("no database engine: call arportal.db.use_database first")
+    if is_postgres() or not write:
+        return engine.transaction()
+    from piccolo.engine.sqlite import TransactionType
+
+    return engine.transaction(transaction_type=TransactionType.immediate)
+
+
 # --- The read path of pages ------------------------------------------------------------------
 
 _query_count: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
