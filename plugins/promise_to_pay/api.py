@@ -72,10 +72,11 @@ async def _body(request: Request[Any, Any, Any], type_: Any, empty: Any = None) 
         return msgspec.json.decode(raw, type=type_)
     except msgspec.ValidationError as exc:
         message, _, where = str(exc).partition(" - at `$")
-        field = where.rstrip("`").lstrip(".") or "body"
-        if field == "body" and "field `" in message:
-            field = message.split("field `", 1)[1].split("`", 1)[0]
-        raise ApiError(field, str(exc)) from None
+        path = where.rstrip("`").lstrip(".")
+        if "field `" in message:
+            name = message.split("field `", 1)[1].split("`", 1)[0]
+            path = f"{path}.{name}" if path else name
+        raise ApiError(path or "body", str(exc)) from None
     except msgspec.DecodeError as exc:
         raise ApiError("body", f"not valid JSON: {exc}") from None
 
