@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, Router, get, post
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromQuery
 
 from arportal import Customer, TenantContext, TenantDep
@@ -211,11 +211,22 @@ def _unprocessable(request: Request[Any, Any, Any], exc: ApiError) -> Response[d
     )
 
 
+def _parameter(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
+    """A query or path parameter of the wrong type (`?limit=abc`), as the core answers it."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    first = extra[0] if extra and isinstance(extra[0], dict) else {}
+    field = str(first.get("key") or "query")
+    message = first.get("message") or exc.detail
+    return _unprocessable(request, ApiError(field, f"{field}: {message}"))
+
+
 ADMIN_ROUTES = [
     Router(
         path="/",
         route_handlers=[list_promises, get_promise, post_promise, cancel_promise],
-        exception_handlers={ApiError: _unprocessable},
+        exception_handlers={ApiError: _unprocessable, ValidationException: _parameter},
         tags=["promise_to_pay"],
     )
 ]

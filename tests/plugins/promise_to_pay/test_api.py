@@ -94,7 +94,8 @@ async def test_list_filter_page_and_cancel(shop: Shop) -> None:
         "INV-1", "INV-2", "OTHER-1"
     ]
     assert rest["next_cursor"] is None
-    for bad, field in (("status=lost", "status"), ("limit=0", "limit"), ("cursor=x", "cursor")):
+    for bad, field in (("status=lost", "status"), ("limit=0", "limit"), ("cursor=x", "cursor"),
+                       ("limit=many", "limit")):
         assert (await shop.api("GET", f"/promises?{bad}", status=422))["field"] == field
 
     target = everything["items"][1]["id"]
