@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 
 from arportal import Customer, TenantContext, TenantDep
 from arportal.plugins.promise_to_pay import queries, service
@@ -141,7 +141,7 @@ async def list_promises(
     }
 
 
-async def _one(tenant: TenantContext, promise_id: int) -> dict[str, Any]:
+async def _one(tenant: TenantContext, promise_id: FromPath[int]) -> dict[str, Any]:
     row = await queries.one_promise(tenant.tenant_id, promise_id)
     if row is None:
         raise NotFoundException(f"no promise {promise_id}")
@@ -154,7 +154,7 @@ async def _one(tenant: TenantContext, promise_id: int) -> dict[str, Any]:
 
 
 @get("/promises/{promise_id:int}", opt=OPT, summary="One promise to pay, with its history")
-async def get_promise(tenant: TenantDep, promise_id: int) -> dict[str, Any]:
+async def get_promise(tenant: TenantDep, promise_id: FromPath[int]) -> dict[str, Any]:
     return await _one(tenant, promise_id)
 
 
@@ -189,7 +189,7 @@ async def post_promise(tenant: TenantDep, request: Request[Any, Any, Any]) -> di
 @post("/promises/{promise_id:int}/cancel", opt=OPT, summary="Cancel a pending promise",
       status_code=200)
 async def cancel_promise(
-    tenant: TenantDep, promise_id: int, request: Request[Any, Any, Any]
+    tenant: TenantDep, promise_id: FromPath[int], request: Request[Any, Any, Any]
 ) -> Response[dict[str, Any]]:
     """409 when the promise is not pending any more (kept, broken, withdrawn, cancelled)."""
     body: CancelIn = await _body(request, CancelIn, empty=CancelIn())

@@ -13,7 +13,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from arportal import Invoice, PortalContext, PortalDep, portal_page
@@ -162,7 +162,7 @@ async def list_promises(portal: PortalDep, done: FromQuery[str | None] = None) -
 
 async def _detail(
     portal: PortalContext,
-    promise_id: int,
+    promise_id: FromPath[int],
     *,
     notice: str | None = None,
     errors: dict[str, str] | None = None,
@@ -194,7 +194,7 @@ async def _detail(
 
 @get("/promises/{promise_id:int}", opt=OPT, name="promise_to_pay:detail")
 async def promise_page(
-    portal: PortalDep, promise_id: int, done: FromQuery[str | None] = None
+    portal: PortalDep, promise_id: FromPath[int], done: FromQuery[str | None] = None
 ) -> Response[Any]:
     notice = "changed" if done == "changed" else NOTICES.get(done or "")
     return await _detail(portal, promise_id, notice=notice)
@@ -202,7 +202,7 @@ async def promise_page(
 
 @post("/promises/{promise_id:int}/change", opt=OPT)
 async def change_promise(
-    portal: PortalDep, promise_id: int, request: Request[Any, Any, Any]
+    portal: PortalDep, promise_id: FromPath[int], request: Request[Any, Any, Any]
 ) -> Response[Any]:
     form = await request.form()
     date_value, note = _text(form.get("date")), _text(form.get("note"))
@@ -223,7 +223,7 @@ async def change_promise(
 
 @post("/promises/{promise_id:int}/withdraw", opt=OPT)
 async def withdraw_promise(
-    portal: PortalDep, promise_id: int, request: Request[Any, Any, Any]
+    portal: PortalDep, promise_id: FromPath[int], request: Request[Any, Any, Any]
 ) -> Response[Any]:
     form = await request.form()
     try:

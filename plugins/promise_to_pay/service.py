@@ -60,71 +60,76 @@ async def make_promises(
     """Promise to pay the requested invoices of `customer` by one date; answers the promises.
 
     Raises `PromiseRefused` with every problem (in `locale`), and then writes nothing."""
-    t = translator(locale)
-    settings = settings_of(ctx)
-    for attempt in (1, 2):
-        try:
-            async with transaction():
-                checked = await check_request(
-                    request,
-                    tenant_id=ctx.tenant_id,
-                    customer_id=customer["id"],
-                    settings=settings,
-                    today=ctx.today(),
-                    hide_future=ctx.portal_settings.hide_future_invoices,
-                    locale=locale,
-                    t=t,
-                )
-                batch = secrets.token_hex(8)
-                today = ctx.today()
-                await Promise.insert(
-                    *[
-                        Promise(
-                            tenant=ctx.tenant_id,
-                            customer=customer["id"],
-                            invoice=item.invoice["id"],
-                            batch=batch,
-                            promised_date=checked.date,
-                            made_on=today,
-                            date_set_on=today,
-                            amount_minor=item.amount_minor,
-                            due_at_promise_minor=item.invoice["amount_due_minor"],
-                            currency=item.invoice["currency"],
-                            note=checked.note,
-                            status="pending",
-                            source=source,
-                        )
-                        for item in checked.items
-                    ]
-                )
-                promises = await queries.add_invoices(
-                    ctx.tenant_id,
-                    await Promise.select()
-                    .where((Promise.tenant == ctx.tenant_id) & (Promise.batch == batch))
-                    .order_by(Promise.id),
-                )
-                await PromiseHistory.insert(
-                    *[
-                        PromiseHistory(
-                            tenant=ctx.tenant_id, promise=p["id"], action="made", actor=source,
-                            promised_date=checked.date, note=checked.note,
-                        )
-                        for p in promises
-                    ]
-                )
-                await mail.notify_team(
-                    ctx, "made", customer, promises, note=checked.note,
-                    dedupe_key=f"promise_to_pay:made:{batch}",
-                )
-                await mail.mail_customer(
-                    ctx, "made", customer, promises, dedupe_key=f"promise_to_pay:confirm:{batch}"
-                )
-            break
-        except Exception as exc:
-            if attempt == 2 or not _unique_violation(exc):
-                raise
+    try:
+        promises = await _make(ctx, customer, request, source, locale)
+    except Exception as exc:
+        if not _unique_violation(exc):
+            raise
+        # Another request promised one of these invoices meanwhile: the checks now say which.
+        promises = await _make(ctx, customer, request, source, locale)
     for promise in promises:
         await _event(ctx, "promise_made", promise, customer)
+    return promises
+
+
+async def _make(
+    ctx: TenantContext, customer: Row, request: Request, source: str, locale: str
+) -> list[Row]:
+    today = ctx.today()
+    async with transaction():
+        checked = await check_request(
+            request,
+            tenant_id=ctx.tenant_id,
+            customer_id=customer["id"],
+            settings=settings_of(ctx),
+            today=today,
+            hide_future=ctx.portal_settings.hide_future_invoices,
+            locale=locale,
+            t=translator(locale),
+        )
+        batch = secrets.token_hex(8)
+        await Promise.insert(
+            *[
+                Promise(
+                    tenant=ctx.tenant_id,
+                    customer=customer["id"],
+                    invoice=item.invoice["id"],
+                    batch=batch,
+                    promised_date=checked.date,
+                    made_on=today,
+                    date_set_on=today,
+                    amount_minor=item.amount_minor,
+                    due_at_promise_minor=item.invoice["amount_due_minor"],
+                    currency=item.invoice["currency"],
+                    note=checked.note,
+                    status="pending",
+                    source=source,
+                )
+                for item in checked.items
+            ]
+        )
+        promises = await queries.add_invoices(
+            ctx.tenant_id,
+            await Promise.select()
+            .where((Promise.tenant == ctx.tenant_id) & (Promise.batch == batch))
+            .order_by(Promise.id),
+        )
+        await PromiseHistory.insert(
+            *[
+                PromiseHistory(
+                    tenant=ctx.tenant_id, promise=p["id"], action="made", actor=source,
+                    promised_date=checked.date, note=checked.note,
+                )
+                for p in promises
+            ]
+        )
+        await mail.notify_team(
+            ctx, "made", customer, promises, note=checked.note,
+            dedupe_key=f"promise_to_pay:made:{batch}",
+        )
+        await mail.mail_customer(
+            ctx, "made", customer, promises, dedupe_key=f"promise_to_pay:confirm:{batch}"
+        )
     return promises
 
 
