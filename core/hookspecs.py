@@ -85,7 +85,9 @@ def arportal_admin_routes() -> list[Any]:
     """Litestar route handlers or Routers mounted under `/api/v1`, authenticated by API key.
 
     Handlers receive the `TenantContext` as the `tenant` dependency. Tag with
-    `opt={"feature": "key"}` to answer 404 while the feature is off.
+    `opt={"feature": "key"}` to answer 404 while the feature is off. A route the operator
+    still needs while every feature of the plugin is off (reading the records it kept,
+    settling them) is tagged `opt={"keep_when_disabled": True}` and no feature.
     """
 
 
