@@ -57,7 +57,11 @@ def arportal_customer_toggles() -> list[CustomerToggle]:
 
 @hookspec
 def arportal_settings() -> list[SettingsSection]:
-    """Settings sections: a key and a msgspec Struct with defaults, validated on write."""
+    """Settings sections: a key and a msgspec Struct with defaults, validated on write.
+
+    A section may name its `feature` and fields `required_when_on`: switching the feature on,
+    or saving the section while it is on, is refused while one of them is empty.
+    """
 
 
 @hookspec
