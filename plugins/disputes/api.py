@@ -15,7 +15,7 @@ import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 
 from arportal import TenantContext, TenantDep, attachment_response, read_upload
 from arportal.plugins.disputes.disputes import (
@@ -189,7 +189,7 @@ async def list_disputes(
 
 
 @get("/{dispute_id:int}", opt=KEEP, summary="One dispute with its thread")
-async def show_dispute(tenant: TenantDep, dispute_id: int) -> dict[str, Any]:
+async def show_dispute(tenant: TenantDep, dispute_id: FromPath[int]) -> dict[str, Any]:
     return await _out(tenant, await _one(tenant, dispute_id))
 
 
@@ -200,7 +200,7 @@ async def show_dispute(tenant: TenantDep, dispute_id: int) -> dict[str, Any]:
     media_type="application/octet-stream",
 )
 async def message_attachment(
-    tenant: TenantDep, dispute_id: int, message_id: int
+    tenant: TenantDep, dispute_id: FromPath[int], message_id: FromPath[int]
 ) -> Response[bytes]:
     row = await _one(tenant, dispute_id)
     messages = (await messages_of(tenant, [row["id"]]))[row["id"]]
@@ -249,7 +249,7 @@ async def open_for_customer(tenant: TenantDep, request: Request[Any, Any, Any]) 
     dependencies=_documented(MessageIn),
 )
 async def reply(
-    tenant: TenantDep, dispute_id: int, request: Request[Any, Any, Any]
+    tenant: TenantDep, dispute_id: FromPath[int], request: Request[Any, Any, Any]
 ) -> dict[str, Any]:
     row = await _one(tenant, dispute_id)
     body = await _body(request, MessageIn)
@@ -270,7 +270,7 @@ async def reply(
     dependencies=_documented(ResolveIn),
 )
 async def resolve_dispute(
-    tenant: TenantDep, dispute_id: int, request: Request[Any, Any, Any]
+    tenant: TenantDep, dispute_id: FromPath[int], request: Request[Any, Any, Any]
 ) -> dict[str, Any]:
     row = await _one(tenant, dispute_id)
     body = await _body(request, ResolveIn)

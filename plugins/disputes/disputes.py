@@ -17,7 +17,15 @@ from typing import Any
 
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
-from arportal import Customer, Invoice, TenantContext, UploadError, emit_event, store_upload
+from arportal import (
+    Customer,
+    Invoice,
+    StoredUpload,
+    TenantContext,
+    UploadError,
+    emit_event,
+    store_upload,
+)
 from arportal.plugins.disputes import notify
 from arportal.plugins.disputes.models import Dispute, DisputeMessage
 from arportal.plugins.disputes.settings import DisputesSettings, Reason
@@ -216,16 +224,17 @@ async def customer_row(ctx: TenantContext, customer_id: int) -> dict[str, Any]:
 # --- changing --------------------------------------------------------------------------------
 
 
-async def _store(ctx: TenantContext, attachment: Attachment | None, field: str) -> int | None:
+async def _store(
+    ctx: TenantContext, attachment: Attachment | None, field: str
+) -> StoredUpload | None:
     if attachment is None:
         return None
     try:
-        upload = await store_upload(
+        return await store_upload(
             ctx, attachment.data, attachment.name, allowed=ATTACHMENT_TYPES, field=field
         )
     except UploadError as exc:
         raise DisputeError(exc.field, exc.message, exc.status_code) from None
-    return upload.id
 
 
 async def _insert_message(
@@ -263,7 +272,7 @@ async def open_dispute(
             existing = await by_invoice(ctx, [invoice["id"]])
             if existing:
                 raise AlreadyOpen(existing[invoice["id"]]["id"])
-            file_id = await _store(ctx, attachment, "attachment")
+            upload = await _store(ctx, attachment, "attachment")
             rows = await Dispute.insert(
                 Dispute(
                     tenant=ctx.tenant_id, customer=customer["id"], invoice=invoice["id"],
@@ -271,12 +280,14 @@ async def open_dispute(
                 )
             ).returning(Dispute.id)
             dispute_id = int(rows[0]["id"])
-            message_id = await _insert_message(ctx, dispute_id, by, body, file_id)
+            message_id = await _insert_message(
+                ctx, dispute_id, by, body, upload.id if upload else None
+            )
             dispute = await get_dispute(ctx, dispute_id)
             assert dispute is not None
             await notify.dispute_opened(
                 ctx, dispute, customer, reason_label(ctx, dispute), body,
-                attachment_name=attachment.name if attachment else None,
+                attachment_name=upload.name if upload else None,
             )
     except Exception as exc:
         if not _unique_violation(exc):
@@ -307,13 +318,15 @@ async def add_message(
         status = await Dispute.select(Dispute.status).where(Dispute.id == dispute["id"]).first()
         if status is None or status["status"] != OPEN:
             raise NotOpen()
-        file_id = await _store(ctx, attachment, "attachment")
-        message_id = await _insert_message(ctx, dispute["id"], author, text, file_id)
+        upload = await _store(ctx, attachment, "attachment")
+        message_id = await _insert_message(
+            ctx, dispute["id"], author, text, upload.id if upload else None
+        )
         customer = await customer_row(ctx, dispute["customer"])
         if author == CUSTOMER:
             await notify.customer_wrote(
                 ctx, dispute, customer, reason_label(ctx, dispute), message_id, text,
-                attachment_name=attachment.name if attachment else None,
+                attachment_name=upload.name if upload else None,
             )
         else:
             await notify.operator_replied(ctx, dispute, customer, message_id, text)

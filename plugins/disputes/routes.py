@@ -20,7 +20,7 @@ from babel.dates import format_datetime
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from arportal import PortalContext, PortalDep, attachment_response, portal_page, read_upload
@@ -266,7 +266,7 @@ async def create_dispute(
 
 @get("/disputes/{dispute_id:int}", opt=OPT, name="disputes:thread")
 async def thread(
-    portal: PortalDep, dispute_id: int, sent: FromQuery[str | None] = None
+    portal: PortalDep, dispute_id: FromPath[int], sent: FromQuery[str | None] = None
 ) -> Template:
     dispute = await _own_dispute(portal, dispute_id)
     tr = translator(portal.locale)
@@ -279,7 +279,7 @@ async def thread(
 
 @post("/disputes/{dispute_id:int}/messages", opt=OPT, status_code=303)
 async def reply(
-    portal: PortalDep, dispute_id: int, request: Request[Any, Any, Any]
+    portal: PortalDep, dispute_id: FromPath[int], request: Request[Any, Any, Any]
 ) -> Template | Redirect:
     dispute = await _own_dispute(portal, dispute_id)
     form, attachment = await read_form(request, ReplyForm)
@@ -305,7 +305,9 @@ async def reply(
 
 
 @get("/disputes/{dispute_id:int}/attachments/{message_id:int}", opt=OPT)
-async def attachment(portal: PortalDep, dispute_id: int, message_id: int) -> Response[bytes]:
+async def attachment(
+    portal: PortalDep, dispute_id: FromPath[int], message_id: FromPath[int]
+) -> Response[bytes]:
     dispute = await _own_dispute(portal, dispute_id)
     messages = (await messages_of(portal, [dispute["id"]]))[dispute["id"]]
     file_id = next(

@@ -255,3 +255,37 @@ async def test_the_database_refuses_a_second_open_dispute(ready):
     copy["status"] = "resolved"
     await Dispute.insert(Dispute(**copy))
     assert await Dispute.count().where(Dispute.invoice == row["invoice"]) == 2
+
+
+async def test_dispute_mail_reaches_a_real_smtp_server_as_text_and_html(ready):
+    from arportal.config import SmtpConfig
+    from arportal.mailer import deliver_pending
+    from tests.core.mail_helpers import SmtpServer, parts
+
+    item = await opened(ready)
+    await ready.api("POST", f"/disputes/{item['id']}/resolve",
+                    {"resolution": "accepted", "note": "Credit note CN-9 follows."})
+    server = SmtpServer()
+    server.start()
+    try:
+        config = msgspec_replace(ready.app.config, smtp=SmtpConfig(host="127.0.0.1",
+                                                                     port=server.port))
+        report = await deliver_pending(config)
+    finally:
+        server.stop()
+    assert report.sent == 3, report
+    by_subject = {message["Subject"]: message for message in server.messages}
+    resolution = by_subject["Your dispute about invoice NI-1 is resolved"]
+    assert resolution["To"] == "ap@buyer.test"
+    text, html = parts(resolution)
+    assert "We accepted your dispute about invoice NI-1." in text
+    assert "Credit note CN-9 follows." in text
+    assert html is not None and "Credit note CN-9 follows." in html
+    team = by_subject["New dispute: invoice NI-1 (Buyer C1)"]
+    assert team["To"] == TEAM
+
+
+def msgspec_replace(config: Any, **changes: Any) -> Any:
+    import msgspec
+
+    return msgspec.structs.replace(config, **changes)
