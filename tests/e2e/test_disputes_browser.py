@@ -141,7 +141,7 @@ def test_a_dispute_from_the_invoice_page_to_its_resolution(server, browser, tmp_
     assert page.locator("h1").inner_text() == "Dispute invoice INV-7"
 
     page.get_by_label("Reason").select_option(label="Pricing disagreement")
-    page.get_by_label("Message").fill("We were quoted 200.00, not 250.00.\nSee the quote.")
+    page.get_by_label("Message", exact=True).fill("We were quoted 200.00, not 250.00.\nSee the quote.")
     page.get_by_label("Attachment (optional)").set_input_files(
         files=[{"name": "quote.pdf", "mimeType": "application/pdf", "buffer": PDF}]
     )
@@ -177,7 +177,7 @@ def test_a_dispute_from_the_invoice_page_to_its_resolution(server, browser, tmp_
     assert "Acme Supplies team" in messages.nth(1).inner_text()
     assert "Thanks, we are checking the quote." in messages.nth(1).inner_text()
 
-    page.get_by_label("Message").fill("Here is the signed order as well.")
+    page.get_by_label("Message", exact=True).fill("Here is the signed order as well.")
     page.get_by_role("button", name="Send", exact=True).click()
     assert page.get_by_role("status").inner_text() == "Your message was sent."
     assert messages.count() == 3
