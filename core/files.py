@@ -152,7 +152,7 @@ async def store_upload(
     if len(data) > limit:
         raise UploadError(field, f"the file is larger than {_size(limit)}", 413)
     content_type = sniff(data)
-    if content_type not in allowed:
+    if content_type is None or content_type not in allowed:
         kinds = ", ".join(LABELS.get(kind, kind) for kind in allowed)
         raise UploadError(field, f"this kind of file is not accepted (accepted: {kinds})")
     sha256 = hashlib.sha256(data).hexdigest()

@@ -141,7 +141,9 @@ def test_a_dispute_from_the_invoice_page_to_its_resolution(server, browser, tmp_
     assert page.locator("h1").inner_text() == "Dispute invoice INV-7"
 
     page.get_by_label("Reason").select_option(label="Pricing disagreement")
-    page.get_by_label("Message", exact=True).fill("We were quoted 200.00, not 250.00.\nSee the quote.")
+    page.get_by_label("Message", exact=True).fill(
+        "We were quoted 200.00, not 250.00.\nSee the quote."
+    )
     page.get_by_label("Attachment (optional)").set_input_files(
         files=[{"name": "quote.pdf", "mimeType": "application/pdf", "buffer": PDF}]
     )
