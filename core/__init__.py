@@ -16,9 +16,16 @@ from arportal.declarations import (
     Theme,
 )
 from arportal.events import emit_event
+from arportal.files import (
+    StoredUpload,
+    UploadError,
+    attachment_response,
+    read_upload,
+    store_upload,
+)
 from arportal.holds import HoldsUnavailable, holds_for
 from arportal.hookspecs import hookimpl, hookspec
-from arportal.models import Customer, Invoice, Tenant
+from arportal.models import Customer, Invoice, StoredFile, Tenant
 from arportal.outbox import enqueue_mail
 from arportal.plugin_host import render_fragment
 from arportal.portal.i18n import translate
@@ -38,18 +45,24 @@ __all__ = [
     "PortalContext",
     "PortalDep",
     "SettingsSection",
+    "StoredFile",
+    "StoredUpload",
     "Tenant",
     "TenantContext",
     "TenantDep",
     "Theme",
+    "UploadError",
     "__version__",
+    "attachment_response",
     "emit_event",
     "enqueue_mail",
     "holds_for",
     "hookimpl",
     "hookspec",
     "portal_page",
+    "read_upload",
     "render_fragment",
+    "store_upload",
     "transaction",
     "translate",
 ]

@@ -90,7 +90,10 @@ class TenantContext:
 
     def route_enabled(self, opt: dict[str, Any]) -> bool:
         """Whether a route tagged with `opt` exists for this tenant (and customer): its
-        `feature` on, its `toggle` on, and its `plugin` present. Guards answer 404 if not."""
+        `feature` on, its `toggle` on, and its `plugin` present. Guards answer 404 if not.
+
+        A route tagged `keep_when_disabled` stays while its plugin is off (an admin route
+        that reads or settles what the plugin kept); its own `feature` tag still applies."""
         feature = opt.get("feature")
         if feature and not self.feature_enabled(feature):
             return False
@@ -98,7 +101,9 @@ class TenantContext:
         if toggle and self.customer is not None and not self.toggle_enabled(toggle):
             return False
         owner = opt.get("plugin")
-        return not owner or self.host.plugin_enabled(owner, self)
+        if not owner or opt.get("keep_when_disabled"):
+            return True
+        return self.host.plugin_enabled(owner, self)
 
     def for_customer(self, customer: Any, toggles: dict[str, bool]) -> TenantContext:
         """A copy scoped to one customer (for jobs and events about that customer)."""

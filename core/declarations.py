@@ -42,6 +42,11 @@ class SettingsSection:
     schema: type[msgspec.Struct]
     secret_fields: tuple[str, ...] = ()
     """Fields the API answers as "********" and never logs."""
+    feature: str | None = None
+    """The feature this section configures (checked by `required_when_on`)."""
+    required_when_on: tuple[str, ...] = ()
+    """Fields that must not be empty while `feature` is on: a write that switches the
+    feature on, or saves the section while it is on, is refused naming the field."""
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,11 @@ def arportal_customer_toggles() -> list[CustomerToggle]:
 
 @hookspec
 def arportal_settings() -> list[SettingsSection]:
-    """Settings sections: a key and a msgspec Struct with defaults, validated on write."""
+    """Settings sections: a key and a msgspec Struct with defaults, validated on write.
+
+    A section may name its `feature` and fields `required_when_on`: switching the feature on,
+    or saving the section while it is on, is refused while one of them is empty.
+    """
 
 
 @hookspec
@@ -85,7 +89,9 @@ def arportal_admin_routes() -> list[Any]:
     """Litestar route handlers or Routers mounted under `/api/v1`, authenticated by API key.
 
     Handlers receive the `TenantContext` as the `tenant` dependency. Tag with
-    `opt={"feature": "key"}` to answer 404 while the feature is off.
+    `opt={"feature": "key"}` to answer 404 while the feature is off. A route the operator
+    still needs while every feature of the plugin is off (reading the records it kept,
+    settling them) is tagged `opt={"keep_when_disabled": True}` and no feature.
     """
 
 

@@ -358,6 +358,18 @@ class PluginHost:
                     f"plugin {plugin!r}: customer toggle {key!r} names feature "
                     f"{toggle.feature!r}, which no plugin declares"
                 )
+        for key, (section, plugin) in decl.sections.items():
+            if section.feature and section.feature not in decl.features:
+                raise PluginError(
+                    f"plugin {plugin!r}: settings section {key!r} names feature "
+                    f"{section.feature!r}, which no plugin declares"
+                )
+            unknown = set(section.required_when_on) - set(section.schema.__struct_fields__)
+            if unknown or (section.required_when_on and not section.feature):
+                raise PluginError(
+                    f"plugin {plugin!r}: settings section {key!r}: required_when_on needs a "
+                    f"feature and names fields of its Struct (unknown: {sorted(unknown)})"
+                )
         for job, plugin in decl.jobs:
             if job.feature and job.feature not in decl.features:
                 raise PluginError(
