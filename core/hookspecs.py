@@ -20,6 +20,7 @@ import pluggy
 if TYPE_CHECKING:
     from arportal.context import TenantContext
     from arportal.declarations import (
+        Charge,
         CustomerToggle,
         Feature,
         Hold,
@@ -85,7 +86,9 @@ def arportal_admin_routes() -> list[Any]:
     """Litestar route handlers or Routers mounted under `/api/v1`, authenticated by API key.
 
     Handlers receive the `TenantContext` as the `tenant` dependency. Tag with
-    `opt={"feature": "key"}` to answer 404 while the feature is off.
+    `opt={"feature": "key"}` to answer 404 while the feature is off. Add `"setup": True` to a
+    route that helps configure the feature (a connection test): it answers while the feature
+    is switched on but still misses what its `Feature.requires` asks for.
     """
 
 
@@ -115,6 +118,13 @@ def arportal_invoice_actions(ctx: TenantContext, invoice: Any) -> list[str] | st
 @hookspec
 def arportal_invoice_badges(ctx: TenantContext, invoices: list[Any]) -> dict[int, list[str]]:
     """Badges for many invoices at once: `{invoice_id: ["Disputed: pricing", ...]}`."""
+
+
+@hookspec
+def arportal_customer_charges(ctx: TenantContext) -> list[Charge]:
+    """Amounts the portal's customer (`ctx.customer`) owes on top of open invoices (late fees,
+    interest): each is drawn under its invoice and counted in the balance. Asked once per
+    page for the whole customer, so answer with one query."""
 
 
 @hookspec
