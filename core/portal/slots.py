@@ -171,14 +171,16 @@ def charges_by_invoice(found: list[Charge]) -> dict[int, list[Charge]]:
 
 
 def charge_lines(found: list[Charge]) -> dict[int, list[dict[str, Any]]]:
-    """Per invoice, one line per label and currency with the summed amount (the home list)."""
+    """Per invoice, one line per label and currency with the summed amount and the number of
+    charges summed (the home list)."""
     lines: dict[int, dict[tuple[str, str], dict[str, Any]]] = {}
     for charge in found:
         key = (str(charge.label), charge.currency)
         line = lines.setdefault(charge.invoice_id, {}).setdefault(
-            key, {"label": key[0], "currency": key[1], "amount_minor": 0}
+            key, {"label": key[0], "currency": key[1], "amount_minor": 0, "count": 0}
         )
         line["amount_minor"] += charge.amount_minor
+        line["count"] += 1
     return {invoice_id: list(items.values()) for invoice_id, items in lines.items()}
 
 

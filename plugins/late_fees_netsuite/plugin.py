@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from arportal import (
@@ -39,6 +40,10 @@ _CHARGES = (
     "WHERE f.tenant = {} AND f.customer = {} AND f.status IN ('pending', 'posted') "
     "AND i.status = 'open' ORDER BY f.invoice, f.period"
 )
+
+
+def _date(value: Any) -> dt.date:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _settings(ctx: TenantContext) -> LateFeeSettings:
@@ -118,7 +123,7 @@ async def arportal_customer_charges(ctx: TenantContext) -> list[Charge]:
             label=label,
             amount_minor=int(row["amount_minor"]),
             currency=row["currency"],
-            date=row["period_end"],
+            date=_date(row["period_end"]),
         )
         for row in rows
     ]
