@@ -27,6 +27,8 @@ from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, Client
 from arportal.plugins.late_fees_netsuite.settings import LateFeeSettings
 
 log = logging.getLogger("arportal.plugins.late_fees_netsuite")
+logging.getLogger("oauthlib").setLevel(logging.WARNING)
+"""oauthlib writes the consumer key, the token id and the base string at DEBUG: never."""
 
 RECORD_PATH = "/services/rest/record/v1"
 SUITEQL_PATH = "/services/rest/query/v1/suiteql"

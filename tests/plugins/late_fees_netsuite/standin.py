@@ -174,7 +174,7 @@ class NetSuiteStandIn:
 
     def _reply(self, request: BaseHTTPRequestHandler, status: int, body: Any = None,
                headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body).encode() if body is not None else b""
+        payload = json.dumps(body, default=float).encode() if body is not None else b""
         request.send_response(status)
         for name, value in (headers or {}).items():
             request.send_header(name, value)
@@ -242,46 +242,40 @@ class NetSuiteStandIn:
         return None
 
     def handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
+        """Answer a request; it is recorded in `requests` before the answer leaves."""
         length = int(request.headers.get("Content-Length") or 0)
         raw = request.rfile.read(length) if length else b""
-        body: Any = None
-        path = request.path
-        status = 500
-        try:
-            if raw:
-                body = json.loads(raw, parse_float=Decimal)
-            reason = self._authenticate(request, method)
-            if reason is not None:
-                with self.lock:
-                    self.auth_errors.append(reason)
-                status = 401
-                self._reply(request, 401, self.error(
-                    401, "INVALID_LOGIN",
-                    "Invalid login attempt. For more details, see the Login Audit Trail in "
-                    "the NetSuite UI at Setup > Users/Roles > User Management > View Login "
-                    "Audit Trail.",
-                ))
-                return
-            failure = self._failure(method, path, raw)
-            if failure is not None and not failure.after_commit:
-                status = failure.status
-                time.sleep(failure.delay)
-                self._reply(request, failure.status, self.error(
-                    failure.status,
-                    {429: "CONCURRENCY_LIMIT_EXCEEDED", 400: "USER_ERROR"}.get(
-                        failure.status, "UNEXPECTED_ERROR"),
-                    failure.detail or "Injected failure",
-                ))
-                return
-            status, answer, headers = self.route(method, path, body, request.headers)
-            if failure is not None:
-                time.sleep(failure.delay)
-                status, answer, headers = failure.status, self.error(
-                    failure.status, "UNEXPECTED_ERROR", "An unexpected error occurred."), {}
-            self._reply(request, status, answer, headers)
-        finally:
+        body: Any = json.loads(raw, parse_float=Decimal) if raw else None
+        status, answer, headers, delay = self._answer(request, method, raw, body)
+        with self.lock:
+            self.requests.append(Seen(method, request.path, body, status))
+        time.sleep(delay)
+        self._reply(request, status, answer, headers)
+
+    def _answer(self, request: BaseHTTPRequestHandler, method: str, raw: bytes, body: Any
+                ) -> tuple[int, Any, dict[str, str], float]:
+        reason = self._authenticate(request, method)
+        if reason is not None:
             with self.lock:
-                self.requests.append(Seen(method, path, body, status))
+                self.auth_errors.append(reason)
+            return 401, self.error(
+                401, "INVALID_LOGIN",
+                "Invalid login attempt. For more details, see the Login Audit Trail in "
+                "the NetSuite UI at Setup > Users/Roles > User Management > View Login "
+                "Audit Trail.",
+            ), {}, 0.0
+        failure = self._failure(method, request.path, raw)
+        if failure is not None and not failure.after_commit:
+            code = {429: "CONCURRENCY_LIMIT_EXCEEDED", 400: "USER_ERROR"}.get(
+                failure.status, "UNEXPECTED_ERROR")
+            detail = failure.detail or "Injected failure"
+            return failure.status, self.error(failure.status, code, detail), {}, failure.delay
+        status, answer, headers = self.route(method, request.path, body, request.headers)
+        if failure is not None:
+            return failure.status, self.error(
+                failure.status, "UNEXPECTED_ERROR", "An unexpected error occurred."
+            ), {}, failure.delay
+        return status, answer, headers, 0.0
 
     # --- the records ----------------------------------------------------------------------
 
