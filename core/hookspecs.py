@@ -44,7 +44,8 @@ def arportal_features() -> list[Feature]:
 
     A tenant switches them in `settings.features`. When every feature of a plugin is off for a
     tenant, the plugin is absent for that tenant: routes tagged with its features answer 404,
-    its slots, holds, events and jobs are not called.
+    its slots, holds, events and jobs are not called. A feature with `requires` (say, a
+    configured connection) is likewise absent until the tenant has what it requires.
     """
 
 
