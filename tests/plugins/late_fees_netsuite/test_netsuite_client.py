@@ -135,8 +135,8 @@ async def test_an_answer_lost_after_the_commit_never_makes_a_second_invoice(
 async def test_a_timeout_is_retried_and_the_external_id_keeps_it_single(
     standin: NetSuiteStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(netsuite, "TIMEOUT_SECONDS", 0.3)
-    standin.fail_next(204, after_commit=True, delay=1.0)
+    monkeypatch.setattr(netsuite, "TIMEOUT_SECONDS", 0.5)
+    standin.fail_next(204, after_commit=True, delay=1.5)
     async with NetSuiteClient(settings_for(standin)) as client:
         created = await client.create("invoice", invoice())
     assert created.duplicate and len(standin.created()) == 1
