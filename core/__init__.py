@@ -7,6 +7,7 @@ are only added; removing one or changing a hook's signature needs a version note
 from arportal.context import PortalContext, PortalDep, TenantContext, TenantDep
 from arportal.db import transaction
 from arportal.declarations import (
+    Charge,
     CustomerToggle,
     Feature,
     Hold,
@@ -26,6 +27,7 @@ from arportal.files import (
 from arportal.holds import HoldsUnavailable, holds_for
 from arportal.hookspecs import hookimpl, hookspec
 from arportal.models import Customer, Invoice, StoredFile, Tenant
+from arportal.money import MoneyError, currency_exponent, from_minor, round_minor, to_minor
 from arportal.outbox import enqueue_mail
 from arportal.plugin_host import render_fragment
 from arportal.portal.i18n import translate
@@ -34,6 +36,7 @@ from arportal.portal.rendering import portal_page
 __version__ = "0.1.0"
 
 __all__ = [
+    "Charge",
     "Customer",
     "CustomerToggle",
     "Feature",
@@ -42,6 +45,7 @@ __all__ = [
     "Invoice",
     "Job",
     "MailSender",
+    "MoneyError",
     "PortalContext",
     "PortalDep",
     "SettingsSection",
@@ -54,15 +58,19 @@ __all__ = [
     "UploadError",
     "__version__",
     "attachment_response",
+    "currency_exponent",
     "emit_event",
     "enqueue_mail",
+    "from_minor",
     "holds_for",
     "hookimpl",
     "hookspec",
     "portal_page",
     "read_upload",
     "render_fragment",
+    "round_minor",
     "store_upload",
+    "to_minor",
     "transaction",
     "translate",
 ]

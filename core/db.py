@@ -12,6 +12,7 @@ import contextvars
 import datetime as dt
 import functools
 import itertools
+import logging
 import os
 import re
 import sqlite3
@@ -29,6 +30,9 @@ from piccolo.querystring import QueryString
 from piccolo.table import Table
 
 os.environ.setdefault("PICCOLO_CONF", "arportal.piccolo_conf")
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
+"""aiosqlite logs every statement with its parameters at DEBUG: settings secrets (NetSuite
+tokens, gateway keys) and customers' data would reach any log configured at DEBUG."""
 
 CORE_APP = "arportal.piccolo_app"
 

@@ -411,8 +411,11 @@ class PluginHost:
 
     # --- Per-tenant dispatch ------------------------------------------------------------
 
-    def plugin_enabled(self, plugin_name: str, ctx: TenantContext | None) -> bool:
-        """A plugin with features is present for a tenant only while one of them is on.
+    def plugin_enabled(
+        self, plugin_name: str, ctx: TenantContext | None, *, setup: bool = False
+    ) -> bool:
+        """A plugin with features is present for a tenant only while one of them is on (and
+        has what it `requires`; with `setup`, for routes tagged so, switched on is enough).
 
         Customer toggles do not remove a plugin: a customer with a toggle off may still need
         the plugin's panel (to read why, or to opt in). They gate the routes tagged with
@@ -421,7 +424,11 @@ class PluginHost:
         if plugin_name == CORE_PLUGIN or ctx is None:
             return True
         features = self.plugin_features.get(plugin_name)
-        return not features or any(ctx.feature_enabled(key) for key in features)
+        if not features:
+            return True
+        if setup:
+            return any(ctx.feature_switched_on(key) for key in features)
+        return any(ctx.feature_enabled(key) for key in features)
 
     def enabled_plugins(self, ctx: TenantContext | None) -> list[str]:
         return [name for name in self.plugin_names if self.plugin_enabled(name, ctx)]
