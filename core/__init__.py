@@ -5,7 +5,9 @@ are only added; removing one or changing a hook's signature needs a version note
 """
 
 from arportal.context import PortalContext, PortalDep, TenantContext, TenantDep
+from arportal.db import transaction
 from arportal.declarations import (
+    Charge,
     CustomerToggle,
     Feature,
     Hold,
@@ -18,20 +20,23 @@ from arportal.events import emit_event
 from arportal.files import (
     DOCUMENT_TYPES,
     IMAGE_TYPES,
-    FileRejected,
-    attachment,
-    delete_stored_file,
-    get_stored_file,
-    read_stored_file,
+    StoredUpload,
+    UploadError,
+    attachment_response,
+    delete_upload,
+    get_upload,
+    read_upload,
     sniff,
-    store_file,
+    store_upload,
     type_label,
 )
 from arportal.holds import HoldsUnavailable, holds_for
 from arportal.hookspecs import hookimpl, hookspec
 from arportal.models import Customer, Invoice, StoredFile, Tenant
+from arportal.money import MoneyError, currency_exponent, from_minor, round_minor, to_minor
 from arportal.outbox import enqueue_mail
 from arportal.plugin_host import render_fragment
+from arportal.portal.i18n import translate
 from arportal.portal.rendering import portal_page
 from arportal.settings_store import apply_settings
 from arportal.tenancy import tenant_context_by_id
@@ -41,38 +46,47 @@ __version__ = "0.1.0"
 __all__ = [
     "DOCUMENT_TYPES",
     "IMAGE_TYPES",
+    "Charge",
     "Customer",
     "CustomerToggle",
     "Feature",
-    "FileRejected",
     "Hold",
     "HoldsUnavailable",
     "Invoice",
     "Job",
     "MailSender",
+    "MoneyError",
     "PortalContext",
     "PortalDep",
     "SettingsSection",
     "StoredFile",
+    "StoredUpload",
     "Tenant",
     "TenantContext",
     "TenantDep",
     "Theme",
+    "UploadError",
     "__version__",
     "apply_settings",
-    "attachment",
-    "delete_stored_file",
+    "attachment_response",
+    "currency_exponent",
+    "delete_upload",
     "emit_event",
     "enqueue_mail",
-    "get_stored_file",
+    "from_minor",
+    "get_upload",
     "holds_for",
     "hookimpl",
     "hookspec",
     "portal_page",
-    "read_stored_file",
+    "read_upload",
     "render_fragment",
+    "round_minor",
     "sniff",
-    "store_file",
+    "store_upload",
     "tenant_context_by_id",
+    "to_minor",
+    "transaction",
+    "translate",
     "type_label",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -15,6 +16,8 @@ from arportal.settings import PortalSettings, decode_section
 if TYPE_CHECKING:
     from arportal.config import Config
     from arportal.plugin_host import PluginHost
+
+log = logging.getLogger("arportal.plugins")
 
 
 @dataclass
@@ -34,14 +37,32 @@ class TenantContext:
 
     # --- features, toggles, settings -----------------------------------------------------
 
-    def feature_enabled(self, key: str) -> bool:
+    def feature_switched_on(self, key: str) -> bool:
+        """The tenant's switch (or the feature's default), whatever the feature requires."""
         if key in self.feature_values:
             return self.feature_values[key]
         declared = self.host.declarations.features.get(key)
         return bool(declared and declared[0].default)
 
+    def feature_missing(self, key: str) -> str | None:
+        """What the feature still requires of this tenant (`Feature.requires`), in words, or
+        None. A `requires` that raises counts as missing (the feature stays off)."""
+        declared = self.host.declarations.features.get(key)
+        if declared is None or declared[0].requires is None:
+            return None
+        try:
+            return declared[0].requires(self)
+        except Exception as exc:
+            log.exception("plugin %r: the requirement of feature %r failed", declared[1], key)
+            return f"the feature's requirement could not be checked: {type(exc).__name__}"
+
+    def feature_enabled(self, key: str) -> bool:
+        """Switched on and nothing it requires is missing: the feature exists for the tenant."""
+        return self.feature_switched_on(key) and self.feature_missing(key) is None
+
     def features(self) -> dict[str, bool]:
-        return {key: self.feature_enabled(key) for key in self.host.declarations.features}
+        """Every feature's switch, as the operator set it (`GET /api/v1/settings`)."""
+        return {key: self.feature_switched_on(key) for key in self.host.declarations.features}
 
     def toggle_enabled(self, key: str) -> bool:
         if key in self.toggle_values:
@@ -90,15 +111,26 @@ class TenantContext:
 
     def route_enabled(self, opt: dict[str, Any]) -> bool:
         """Whether a route tagged with `opt` exists for this tenant (and customer): its
-        `feature` on, its `toggle` on, and its `plugin` present. Guards answer 404 if not."""
+        `feature` on, its `toggle` on, and its `plugin` present. Guards answer 404 if not.
+
+        A route tagged `keep_when_disabled` stays while its plugin is off (an admin route
+        that reads or settles what the plugin kept); its own `feature` tag still applies.
+        A route tagged `setup` (one that helps configure a feature, e.g. a connection test)
+        only needs the switches on: it exists while the feature still misses what it
+        `requires`, so it can say what that is."""
+        setup = bool(opt.get("setup"))
         feature = opt.get("feature")
-        if feature and not self.feature_enabled(feature):
+        if feature and not (
+            self.feature_switched_on(feature) if setup else self.feature_enabled(feature)
+        ):
             return False
         toggle = opt.get("toggle")
         if toggle and self.customer is not None and not self.toggle_enabled(toggle):
             return False
         owner = opt.get("plugin")
-        return not owner or self.host.plugin_enabled(owner, self)
+        if not owner or opt.get("keep_when_disabled"):
+            return True
+        return self.host.plugin_enabled(owner, self, setup=setup)
 
     def for_customer(self, customer: Any, toggles: dict[str, bool]) -> TenantContext:
         """A copy scoped to one customer (for jobs and events about that customer)."""

@@ -12,6 +12,7 @@ import contextvars
 import datetime as dt
 import functools
 import itertools
+import logging
 import os
 import re
 import sqlite3
@@ -29,6 +30,9 @@ from piccolo.querystring import QueryString
 from piccolo.table import Table
 
 os.environ.setdefault("PICCOLO_CONF", "arportal.piccolo_conf")
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
+"""aiosqlite logs every statement with its parameters at DEBUG: settings secrets (NetSuite
+tokens, gateway keys) and customers' data would reach any log configured at DEBUG."""
 
 CORE_APP = "arportal.piccolo_app"
 
@@ -125,6 +129,23 @@ async def stop_engine() -> None:
 
 def is_postgres() -> bool:
     return isinstance(state.engine, PostgresEngine)
+
+
+def transaction(write: bool = True) -> Any:
+    """A transaction (`async with transaction(): ...`): Piccolo queries and raw SQL inside it
+    run on its connection, and it commits when the block ends without an error.
+
+    IMMEDIATE on SQLite for writes, so two writers queue instead of one failing with
+    "database is locked" when it upgrades a read to a write; DEFERRED for reads. Nested inside
+    another transaction it joins that one."""
+    engine = state.engine
+    if engine is None:
+        raise RuntimeError("no database engine: call arportal.db.use_database first")
+    if is_postgres() or not write:
+        return engine.transaction()
+    from piccolo.engine.sqlite import TransactionType
+
+    return engine.transaction(transaction_type=TransactionType.immediate)
 
 
 # --- The read path of pages ------------------------------------------------------------------

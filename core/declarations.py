@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,11 @@ class Feature:
     key: str
     label: str
     default: bool = False
+    requires: Callable[[Any], str | None] | None = None
+    """What a tenant must have before the feature exists there (say, its service's connection
+    configured). Called with the TenantContext (cheaply: on every hook dispatch), it answers
+    None when the tenant has it, else what is missing, in words. While something is missing
+    the feature is off whatever its switch says, except for routes tagged `setup`."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,11 @@ class SettingsSection:
     config, the tenant's rows). Called with the validated section before it is stored or
     previewed; it raises `ValueError("field: message")` to refuse it (422 naming
     `<section>.<field>`)."""
+    feature: str | None = None
+    """The feature this section configures (checked by `required_when_on`)."""
+    required_when_on: tuple[str, ...] = ()
+    """Fields that must not be empty while `feature` is on: a write that switches the
+    feature on, or saves the section while it is on, is refused naming the field."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,19 @@ class Hold:
     invoice_id: int
     reason: str
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class Charge:
+    """An amount owed on top of an invoice (a late fee, interest), answered by
+    `arportal_customer_charges`: the portal draws it under its invoice and counts it in the
+    customer's balance. `label` is shown as written (in the customer's language)."""
+
+    invoice_id: int
+    label: str
+    amount_minor: int
+    currency: str
+    date: dt.date | None = None
 
 
 @dataclass(frozen=True)

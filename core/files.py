@@ -1,12 +1,15 @@
-"""Stored files: uploads kept under their SHA-256 in `files_dir`, each described by a
-`stored_file` row of the tenant that uploaded it.
+"""Uploaded files: size-limited, typed by their content, stored once under their SHA-256.
 
-The type of an upload is judged from its bytes (never from its name or the client's
-Content-Type): `sniff` knows the types below, and names the dangerous ones (HTML, SVG,
-executables) so a refusal can say what was refused. Identical bytes are kept once, whoever
-uploaded them; a blob is removed when its last row goes. Files go back to a browser only as
-attachments with `X-Content-Type-Options: nosniff`, and rows are always read by tenant, so
-another tenant's file id is unknown.
+A plugin that takes a file (a customer's attachment, an operator's document or logo) calls
+`store_upload` with the bytes, the name the sender gave and the types it accepts; reads it
+back with `read_upload` (or only its row with `get_upload`), always by tenant, so another
+tenant's id is unknown; serves it with `attachment_response` (a download, never rendered by
+the browser); and removes it with `delete_upload`.
+
+The type is never taken from the name or the sender's Content-Type: `sniff` reads the bytes.
+It knows a short list of harmless formats and names the dangerous ones (HTML, SVG,
+executables) so a refusal can say what was refused. The bytes live in `config.files_dir`, one
+blob per content hash whoever uploaded them, and go when their last `stored_file` row goes.
 
 Images that mail must show (a tenant's logo) get a signed, public URL (`signed_image_url`):
 mail clients fetch images without a session, and the signature keeps every other blob
@@ -26,6 +29,7 @@ import unicodedata
 import zipfile
 from collections import OrderedDict
 from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -45,6 +49,8 @@ if TYPE_CHECKING:
 PDF = "application/pdf"
 PNG = "image/png"
 JPEG = "image/jpeg"
+GIF = "image/gif"
+WEBP = "image/webp"
 TEXT = "text/plain"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -56,6 +62,8 @@ LABELS = {
     PDF: "PDF",
     PNG: "PNG",
     JPEG: "JPEG",
+    GIF: "GIF",
+    WEBP: "WebP",
     TEXT: "plain text",
     DOCX: "DOCX",
     XLSX: "XLSX",
@@ -78,10 +86,15 @@ _EXECUTABLE_MAGIC = (
     b"#!",  # a script for an interpreter
 )
 _MARKUP = re.compile(rb"<\s*(!doctype\s+html|html|head|body|script|iframe|svg|\?xml)\b", re.I)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+"""Control characters (Unicode category Cc) other than tab, line feed, form feed, return."""
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-class FileRejected(ValueError):
-    """An upload refused: `status_code` 413 (too large) or 422, `field` names the form field."""
+class UploadError(ValueError):
+    """A refused upload: `status_code` 413 when too large, else 422; `field` names the input.
+
+    The admin API answers it as `{"detail": "<field>: <message>", "field": ...}`."""
 
     def __init__(self, field: str, message: str, status_code: int = 422):
         super().__init__(f"{field}: {message}")
@@ -90,12 +103,23 @@ class FileRejected(ValueError):
         self.status_code = status_code
 
 
+@dataclass(frozen=True)
+class StoredUpload:
+    """A tenant's stored file (its `stored_file` row)."""
+
+    id: int
+    sha256: str
+    name: str
+    content_type: str
+    size: int
+
+
 # --- What a file is ------------------------------------------------------------------------
 
 
 def _office_type(data: bytes) -> str | None:
-    """DOCX or XLSX from the ZIP's directory (puremagic cannot tell them apart); a document
-    with macros (`vbaProject.bin`) is none of them."""
+    """DOCX or XLSX from the ZIP's directory (both are zips; the name does not say which); a
+    document with macros (`vbaProject.bin`) is none of them."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
@@ -111,10 +135,9 @@ def _office_type(data: bytes) -> str | None:
 
 
 def _text_type(data: bytes) -> str | None:
-    if b"\x00" in data:
-        return None
+    """TEXT for UTF-8 without control characters; HTML or SVG for markup a browser renders."""
     try:
-        data.decode("utf-8")
+        decoded = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
     head = data[:4096]
@@ -124,12 +147,17 @@ def _text_type(data: bytes) -> str | None:
         return SVG if tag == b"svg" or (tag == b"?xml" and b"<svg" in head.lower()) else HTML
     if head.lstrip().startswith(b"<"):
         return HTML
+    if _CONTROL.search(decoded):
+        return None
     return TEXT
 
 
 def sniff(data: bytes) -> str | None:
-    """The content type of `data` judged from its bytes: a key of `LABELS`, another type
-    puremagic recognises, or None when nothing matches."""
+    """The content type of `data` judged from its bytes: a key of `LABELS` (only by the
+    checks here), another type puremagic recognises (to name a refusal), or None when
+    nothing matches (an empty file included)."""
+    if not data:
+        return None
     if data.startswith(_EXECUTABLE_MAGIC):
         return EXECUTABLE
     if data.startswith(b"%PDF-"):
@@ -138,6 +166,10 @@ def sniff(data: bytes) -> str | None:
         return PNG
     if data.startswith(b"\xff\xd8\xff"):
         return JPEG
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return GIF
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return WEBP
     if data.startswith(b"PK\x03\x04"):
         return _office_type(data)
     text = _text_type(data)
@@ -147,7 +179,7 @@ def sniff(data: bytes) -> str | None:
         matches = puremagic.magic_string(data)
     except (puremagic.PureError, ValueError):
         return None
-    return next((m.mime_type for m in matches if m.mime_type), None)
+    return next((m.mime_type for m in matches if m.mime_type and m.mime_type not in LABELS), None)
 
 
 def type_label(content_type: str | None) -> str:
@@ -170,23 +202,30 @@ def clean_name(name: str | None, fallback: str = "file") -> str:
     return base
 
 
+def _size(limit: int) -> str:
+    if limit >= 1024 * 1024:
+        return f"{limit / (1024 * 1024):g} MB"
+    if limit >= 1024:
+        return f"{limit / 1024:g} KB"
+    return f"{limit} bytes"
+
+
 def check_upload(
-    config: Config, data: bytes, allowed: Collection[str], field: str = "file"
+    data: bytes, allowed: Collection[str], *, max_bytes: int, field: str = "file"
 ) -> str:
-    """The sniffed content type of an upload, or `FileRejected`: 413 over
-    `upload_max_bytes`, 422 for an empty file or a type not in `allowed`."""
-    if len(data) > config.upload_max_bytes:
-        limit = config.upload_max_bytes / (1024 * 1024)
-        raise FileRejected(field, f"the file is larger than the limit of {limit:g} MB", 413)
+    """The sniffed content type of an upload, or `UploadError`: 422 for an empty file, 413
+    over `max_bytes`, 422 for a type not in `allowed` (the message lists them)."""
     if not data:
-        raise FileRejected(field, "the file is empty")
+        raise UploadError(field, "the file is empty")
+    if len(data) > max_bytes:
+        raise UploadError(field, f"the file is larger than the limit of {_size(max_bytes)}", 413)
     content_type = sniff(data)
     if content_type is None or content_type not in allowed:
         names = ", ".join(
             [LABELS[t] for t in LABELS if t in allowed]
             + sorted(t for t in allowed if t not in LABELS)
         )
-        raise FileRejected(
+        raise UploadError(
             field, f"{type_label(content_type)} is not accepted (allowed: {names})"
         )
     return content_type
@@ -196,7 +235,7 @@ def check_upload(
 
 
 def blob_path(config: Config, sha256: str) -> Path:
-    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+    if not _SHA256.fullmatch(sha256):
         raise ValueError("sha256: expected 64 lowercase hex digits")
     return Path(config.files_dir) / sha256[:2] / sha256
 
@@ -225,20 +264,31 @@ async def read_blob(config: Config, sha256: str) -> bytes | None:
         return None
 
 
-# --- Rows of a tenant ----------------------------------------------------------------------
+# --- Files of a tenant ---------------------------------------------------------------------
 
 
-async def store_file(
+def _stored(row: dict[str, Any]) -> StoredUpload:
+    return StoredUpload(
+        int(row["id"]), row["sha256"], row["name"], row["content_type"], int(row["size"])
+    )
+
+
+async def store_upload(
     ctx: TenantContext,
     data: bytes,
     name: str | None,
     *,
     allowed: Collection[str],
     field: str = "file",
-) -> dict[str, Any]:
-    """Check an upload (`check_upload`), keep its bytes and answer its `stored_file` row
-    (`id`, `sha256`, `name`, `content_type`, `size`, `created_at`)."""
-    content_type = check_upload(ctx.config, data, allowed, field)
+    max_bytes: int | None = None,
+) -> StoredUpload:
+    """Check an upload (`check_upload`; `max_bytes` defaults to the instance's
+    `upload_max_bytes` and cannot exceed it), keep its bytes and answer its row. Inside a
+    transaction, the row is part of it; a refused upload leaves nothing."""
+    limit = ctx.config.upload_max_bytes
+    if max_bytes is not None:
+        limit = min(limit, max_bytes)
+    content_type = check_upload(data, allowed, max_bytes=limit, field=field)
     sha256 = await write_blob(ctx.config, data)
     rows = await StoredFile.insert(
         StoredFile(
@@ -251,54 +301,56 @@ async def store_file(
     ).returning(*StoredFile.all_columns())
     # A delete of the same bytes by someone else may have removed the blob meanwhile.
     await asyncio.to_thread(_write_blob, blob_path(ctx.config, sha256), data)
-    return rows[0]  # type: ignore[no-any-return]
+    return _stored(rows[0])
 
 
-async def get_stored_file(ctx: TenantContext, file_id: int) -> dict[str, Any] | None:
-    """The tenant's row, or None (another tenant's id is None, like an unknown one)."""
-    return await (  # type: ignore[no-any-return]
+async def get_upload(ctx: TenantContext, file_id: int) -> StoredUpload | None:
+    """The tenant's file (without its bytes), or None: another tenant's id is None, like an
+    unknown one."""
+    row = await (
         StoredFile.select()
         .where((StoredFile.tenant == ctx.tenant_id) & (StoredFile.id == file_id))
         .first()
     )
+    return None if row is None else _stored(row)
 
 
-_cache: OrderedDict[tuple[str, int, int], tuple[dict[str, Any], bytes]] = OrderedDict()
+_cache: OrderedDict[tuple[str, int, int], tuple[StoredUpload, bytes]] = OrderedDict()
 
 
-async def read_stored_file(
+async def read_upload(
     ctx: TenantContext, file_id: int, *, cached: bool = False
-) -> tuple[dict[str, Any], bytes] | None:
-    """The tenant's row and bytes, or None. `cached` keeps small files in memory (for what
-    every page draws, such as a logo): a file id never changes its bytes."""
+) -> tuple[StoredUpload, bytes] | None:
+    """The tenant's file and its bytes, or None. `cached` keeps small files in memory (for
+    what every page draws, such as a logo): a file id never changes its bytes."""
     key = (ctx.config.files_dir, ctx.tenant_id, file_id)
     if cached and key in _cache:
         _cache.move_to_end(key)
         return _cache[key]
-    row = await get_stored_file(ctx, file_id)
-    if row is None:
+    upload = await get_upload(ctx, file_id)
+    if upload is None:
         return None
-    data = await read_blob(ctx.config, row["sha256"])
+    data = await read_blob(ctx.config, upload.sha256)
     if data is None:
         return None
     if cached and len(data) <= CACHE_FILE_BYTES:
-        _cache[key] = (row, data)
+        _cache[key] = (upload, data)
         while len(_cache) > CACHE_FILES:
             _cache.popitem(last=False)
-    return row, data
+    return upload, data
 
 
-async def delete_stored_file(ctx: TenantContext, file_id: int) -> bool:
-    """Remove the tenant's row; the blob goes with its last row. False if there was none."""
-    row = await get_stored_file(ctx, file_id)
-    if row is None:
+async def delete_upload(ctx: TenantContext, file_id: int) -> bool:
+    """Remove the tenant's file; the blob goes with its last row. False if there was none."""
+    upload = await get_upload(ctx, file_id)
+    if upload is None:
         return False
     await StoredFile.delete().where(
         (StoredFile.tenant == ctx.tenant_id) & (StoredFile.id == file_id)
     )
     _cache.pop((ctx.config.files_dir, ctx.tenant_id, file_id), None)
-    if not await StoredFile.exists().where(StoredFile.sha256 == row["sha256"]):
-        path = blob_path(ctx.config, row["sha256"])
+    if not await StoredFile.exists().where(StoredFile.sha256 == upload.sha256):
+        path = blob_path(ctx.config, upload.sha256)
         await asyncio.to_thread(path.unlink, True)
     return True
 
@@ -313,13 +365,13 @@ def content_disposition(name: str, kind: str = "attachment") -> str:
     return f"{kind}; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def attachment(data: bytes, name: str, content_type: str) -> Response[bytes]:
-    """A download: saved under its name, never shown inline, never re-sniffed."""
+def attachment_response(upload: StoredUpload, data: bytes) -> Response[bytes]:
+    """The file as a download with its name: never shown inline, never re-sniffed."""
     return Response(
         data,
-        media_type=content_type,
+        media_type=upload.content_type,
         headers={
-            "Content-Disposition": content_disposition(name),
+            "Content-Disposition": content_disposition(upload.name),
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox",
             "Cache-Control": "private, no-store",
@@ -347,7 +399,7 @@ async def signed_image(
 ) -> Response[bytes]:
     config: Config = request.app.state.config
     expected = _image_signature(request.app.state.secret, sha256)
-    if not re.fullmatch(r"[0-9a-f]{64}", sha256) or not hmac.compare_digest(expected, signature):
+    if not _SHA256.fullmatch(sha256) or not hmac.compare_digest(expected, signature):
         raise NotFoundException()
     data = await read_blob(config, sha256)
     content_type = sniff(data) if data else None

@@ -20,6 +20,7 @@ import pluggy
 if TYPE_CHECKING:
     from arportal.context import TenantContext
     from arportal.declarations import (
+        Charge,
         CustomerToggle,
         Feature,
         Hold,
@@ -43,7 +44,8 @@ def arportal_features() -> list[Feature]:
 
     A tenant switches them in `settings.features`. When every feature of a plugin is off for a
     tenant, the plugin is absent for that tenant: routes tagged with its features answer 404,
-    its slots, holds, events and jobs are not called.
+    its slots, holds, events and jobs are not called. A feature with `requires` (say, a
+    configured connection) is likewise absent until the tenant has what it requires.
     """
 
 
@@ -57,7 +59,11 @@ def arportal_customer_toggles() -> list[CustomerToggle]:
 
 @hookspec
 def arportal_settings() -> list[SettingsSection]:
-    """Settings sections: a key and a msgspec Struct with defaults, validated on write."""
+    """Settings sections: a key and a msgspec Struct with defaults, validated on write.
+
+    A section may name its `feature` and fields `required_when_on`: switching the feature on,
+    or saving the section while it is on, is refused while one of them is empty.
+    """
 
 
 @hookspec
@@ -89,7 +95,12 @@ def arportal_admin_routes() -> list[Any]:
     """Litestar route handlers or Routers mounted under `/api/v1`, authenticated by API key.
 
     Handlers receive the `TenantContext` as the `tenant` dependency. Tag with
-    `opt={"feature": "key"}` to answer 404 while the feature is off.
+    `opt={"feature": "key"}` to answer 404 while the feature is off. A route the operator
+    still needs while every feature of the plugin is off (reading the records it kept,
+    settling them) is tagged `opt={"keep_when_disabled": True}` and no feature. Add
+    `"setup": True` to a route that helps configure the feature (a connection test): it
+    answers while the feature is switched on but still misses what its `Feature.requires`
+    asks for.
     """
 
 
@@ -119,6 +130,13 @@ def arportal_invoice_actions(ctx: TenantContext, invoice: Any) -> list[str] | st
 @hookspec
 def arportal_invoice_badges(ctx: TenantContext, invoices: list[Any]) -> dict[int, list[str]]:
     """Badges for many invoices at once: `{invoice_id: ["Disputed: pricing", ...]}`."""
+
+
+@hookspec
+def arportal_customer_charges(ctx: TenantContext) -> list[Charge]:
+    """Amounts the portal's customer (`ctx.customer`) owes on top of open invoices (late fees,
+    interest): each is drawn under its invoice and counted in the balance. Asked once per
+    page for the whole customer, so answer with one query."""
 
 
 @hookspec

@@ -34,6 +34,7 @@ from piccolo.engine.base import Engine
 
 from arportal import db
 from arportal.clock import utcnow
+from arportal.db import transaction
 from arportal.links import current_links, derive_token, portal_url, token_hash
 from arportal.models import AuditEvent
 from arportal.money import MoneyError, check_currency, currency_exponent, to_minor
@@ -126,17 +127,6 @@ def _engine() -> Engine:
     if engine is None:
         raise RuntimeError("no database engine: call arportal.db.use_database first")
     return engine
-
-
-def transaction(write: bool = True) -> Any:
-    """A transaction: IMMEDIATE on SQLite for writes (two writers queue instead of
-    deadlocking), DEFERRED for reads. Nested inside another transaction it joins that one."""
-    engine = _engine()
-    if db.is_postgres() or not write:
-        return engine.transaction()
-    from piccolo.engine.sqlite import TransactionType
-
-    return engine.transaction(transaction_type=TransactionType.immediate)
 
 
 LEDGER_LOCK = 0x4152  # "AR": the namespace of the tenant-wide advisory lock

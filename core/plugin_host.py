@@ -358,6 +358,18 @@ class PluginHost:
                     f"plugin {plugin!r}: customer toggle {key!r} names feature "
                     f"{toggle.feature!r}, which no plugin declares"
                 )
+        for key, (section, plugin) in decl.sections.items():
+            if section.feature and section.feature not in decl.features:
+                raise PluginError(
+                    f"plugin {plugin!r}: settings section {key!r} names feature "
+                    f"{section.feature!r}, which no plugin declares"
+                )
+            unknown = set(section.required_when_on) - set(section.schema.__struct_fields__)
+            if unknown or (section.required_when_on and not section.feature):
+                raise PluginError(
+                    f"plugin {plugin!r}: settings section {key!r}: required_when_on needs a "
+                    f"feature and names fields of its Struct (unknown: {sorted(unknown)})"
+                )
         for job, plugin in decl.jobs:
             if job.feature and job.feature not in decl.features:
                 raise PluginError(
@@ -399,8 +411,11 @@ class PluginHost:
 
     # --- Per-tenant dispatch ------------------------------------------------------------
 
-    def plugin_enabled(self, plugin_name: str, ctx: TenantContext | None) -> bool:
-        """A plugin with features is present for a tenant only while one of them is on.
+    def plugin_enabled(
+        self, plugin_name: str, ctx: TenantContext | None, *, setup: bool = False
+    ) -> bool:
+        """A plugin with features is present for a tenant only while one of them is on (and
+        has what it `requires`; with `setup`, for routes tagged so, switched on is enough).
 
         Customer toggles do not remove a plugin: a customer with a toggle off may still need
         the plugin's panel (to read why, or to opt in). They gate the routes tagged with
@@ -409,7 +424,11 @@ class PluginHost:
         if plugin_name == CORE_PLUGIN or ctx is None:
             return True
         features = self.plugin_features.get(plugin_name)
-        return not features or any(ctx.feature_enabled(key) for key in features)
+        if not features:
+            return True
+        if setup:
+            return any(ctx.feature_switched_on(key) for key in features)
+        return any(ctx.feature_enabled(key) for key in features)
 
     def enabled_plugins(self, ctx: TenantContext | None) -> list[str]:
         return [name for name in self.plugin_names if self.plugin_enabled(name, ctx)]

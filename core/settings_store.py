@@ -80,7 +80,29 @@ def _check_patch(
                     merged.pop(name)
         decoded = _decode(key, section.schema, merged)
         sections[key] = msgspec.to_builtins(decoded)
+    _check_required_when_on(ctx, features, sections)
     return features, sections
+
+
+def _check_required_when_on(
+    ctx: TenantContext, features: dict[str, bool], sections: dict[str, dict[str, Any]]
+) -> None:
+    """A section's `required_when_on` fields must be filled while its feature is on, checked
+    when the patch switches the feature on or writes the section."""
+    for key, (section, _plugin) in ctx.host.declarations.sections.items():
+        feature = section.feature
+        if not feature or not section.required_when_on:
+            continue
+        if not features.get(feature, ctx.feature_enabled(feature)):
+            continue
+        if key not in sections and not features.get(feature):
+            continue
+        values = sections[key] if key in sections else msgspec.to_builtins(ctx.settings(key))
+        for name in section.required_when_on:
+            if values.get(name) in (None, "", [], {}):
+                raise SettingsError(
+                    f"{key}.{name}", f"required while the feature {feature!r} is on"
+                )
 
 
 def _decode(key: str, schema: type[msgspec.Struct], data: dict[str, Any]) -> msgspec.Struct:

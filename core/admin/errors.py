@@ -15,7 +15,7 @@ from litestar import Request, Response
 from litestar.di import Provide
 from litestar.exceptions import ValidationException
 
-from arportal.files import FileRejected
+from arportal.files import UploadError
 from arportal.ledger import LedgerError
 from arportal.pagination import CursorError
 from arportal.settings import SettingsError
@@ -104,13 +104,13 @@ def _parameters(
     return _unprocessable(f"{field}: {message}" if field else str(message), field)
 
 
-def _file(request: Request[Any, Any, Any], exc: FileRejected) -> Response[dict[str, Any]]:
+def _file(request: Request[Any, Any, Any], exc: UploadError) -> Response[dict[str, Any]]:
     """An upload refused: 413 over the size limit, else 422."""
     return Response({"detail": str(exc), "field": exc.field}, status_code=exc.status_code)
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
-    FileRejected: _file,
+    UploadError: _file,
     LedgerError: _ledger,
     SettingsError: _settings,
     BodyError: _field_error,

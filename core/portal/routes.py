@@ -96,6 +96,8 @@ async def home(
         invoice["url"] = invoice_url(portal, invoice["external_id"])
     badges = await slots.badges(portal, page.rows)
     panels = await slots.panels(portal)
+    charges = await slots.charges(portal)
+    totals = slots.add_charges(totals, charges)
 
     def tab_url(name: str, **cursor: str) -> str:
         return portal.url("") + "?" + urlencode({"status": name, **cursor})
@@ -109,6 +111,7 @@ async def home(
         open_count=sum(row["open_count"] for row in totals),
         page=page,
         badges=badges,
+        charges=slots.charge_lines(charges),
         panels=panels,
         prev_url=tab_url(tab, before=page.prev_cursor) if page.prev_cursor else None,
         next_url=tab_url(tab, after=page.next_cursor) if page.next_cursor else None,
@@ -134,10 +137,14 @@ async def _invoice_page(portal: PortalContext, external_id: FromPath[str]) -> Te
     invoice = await _invoice_or_404(portal, external_id)
     invoice["url"] = invoice_url(portal, invoice["external_id"])
     pdf = _safe_pdf_url(invoice["pdf_url"])
+    charges = slots.charges_by_invoice(await slots.charges(portal)).get(invoice["id"], [])
+    charged = sum(c.amount_minor for c in charges if c.currency == invoice["currency"])
     return await portal_page(
         portal,
         "core:portal/invoice.html",
         invoice=invoice,
+        charges=charges,
+        due_with_charges=invoice["amount_due_minor"] + charged,
         pdf_url=invoice_url(portal, invoice["external_id"], "/pdf") if pdf else None,
         allocations=await queries.allocations(portal.tenant_id, invoice["id"]),
         badges=(await slots.badges(portal, [invoice])).get(invoice["id"], []),

@@ -16,7 +16,7 @@ from typing import Any
 from markupsafe import Markup
 
 from arportal.context import PortalContext
-from arportal.declarations import Theme
+from arportal.declarations import Charge, Theme
 
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _EMAIL = re.compile(r"^[^@\s<>\"'(),;:\\]+@[^@\s<>\"'(),;:\\]+\.[^@\s<>\"'(),;:\\]+$")
@@ -154,6 +154,59 @@ async def badges(portal: PortalContext, invoices: list[dict[str, Any]]) -> dict[
                 continue
             merged.setdefault(invoice_id, []).extend(str(t) for t in items if t)
     return merged
+
+
+async def charges(portal: PortalContext) -> list[Charge]:
+    """Every enabled plugin's charges for the customer (one call per page); only well-formed
+    ones (a whole amount above zero, a currency code) are drawn."""
+    found: list[Charge] = []
+    for answer in await portal.call("arportal_customer_charges"):
+        for item in answer if isinstance(answer, list | tuple) else [answer]:
+            if (
+                isinstance(item, Charge)
+                and type(item.amount_minor) is int
+                and item.amount_minor > 0
+                and isinstance(item.currency, str)
+                and len(item.currency) == 3
+            ):
+                found.append(item)
+    return found
+
+
+def charges_by_invoice(found: list[Charge]) -> dict[int, list[Charge]]:
+    by_invoice: dict[int, list[Charge]] = {}
+    for charge in found:
+        by_invoice.setdefault(charge.invoice_id, []).append(charge)
+    return by_invoice
+
+
+def charge_lines(found: list[Charge]) -> dict[int, list[dict[str, Any]]]:
+    """Per invoice, one line per label and currency with the summed amount and the number of
+    charges summed (the home list)."""
+    lines: dict[int, dict[tuple[str, str], dict[str, Any]]] = {}
+    for charge in found:
+        key = (str(charge.label), charge.currency)
+        line = lines.setdefault(charge.invoice_id, {}).setdefault(
+            key, {"label": key[0], "currency": key[1], "amount_minor": 0, "count": 0}
+        )
+        line["amount_minor"] += charge.amount_minor
+        line["count"] += 1
+    return {invoice_id: list(items.values()) for invoice_id, items in lines.items()}
+
+
+def add_charges(totals: list[dict[str, Any]], found: list[Charge]) -> list[dict[str, Any]]:
+    """The balance per currency with the charges counted in (`charges_minor`, and in
+    `due_minor`); a currency with charges only gets a line of its own."""
+    rows = {row["currency"]: {**row, "charges_minor": 0} for row in totals}
+    for charge in found:
+        row = rows.setdefault(
+            charge.currency,
+            {"currency": charge.currency, "open_count": 0, "due_minor": 0, "overdue_minor": 0,
+             "overdue_count": 0, "charges_minor": 0},
+        )
+        row["charges_minor"] += charge.amount_minor
+        row["due_minor"] += charge.amount_minor
+    return [rows[currency] for currency in sorted(rows)]
 
 
 async def contact_info(portal: PortalContext) -> dict[str, str]:

@@ -18,7 +18,7 @@ from arportal import (
     TenantContext,
     Theme,
     hookimpl,
-    read_stored_file,
+    read_upload,
     render_fragment,
     type_label,
 )
@@ -75,7 +75,7 @@ def arportal_template_dirs() -> list[str]:
 async def arportal_theme(ctx: TenantContext) -> Theme | None:
     """The logo travels as bytes (read once per process: a stored file never changes)."""
     settings = settings_of(ctx)
-    logo = await read_stored_file(ctx, settings.logo, cached=True) if settings.logo else None
+    logo = await read_upload(ctx, settings.logo, cached=True) if settings.logo else None
     colours = {
         name: value
         for name, value in (("primary_color", settings.primary_color),
@@ -87,7 +87,7 @@ async def arportal_theme(ctx: TenantContext) -> Theme | None:
     return Theme(
         display_name=settings.display_name,
         logo_bytes=logo[1] if logo else None,
-        logo_content_type=logo[0]["content_type"] if logo else None,
+        logo_content_type=logo[0].content_type if logo else None,
         **colours,
     )
 

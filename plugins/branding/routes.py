@@ -19,15 +19,15 @@ from litestar.response import Template
 from arportal import (
     DOCUMENT_TYPES,
     IMAGE_TYPES,
-    FileRejected,
     PortalDep,
     TenantDep,
+    UploadError,
     apply_settings,
-    attachment,
-    delete_stored_file,
+    attachment_response,
+    delete_upload,
     emit_event,
-    read_stored_file,
-    store_file,
+    read_upload,
+    store_upload,
     tenant_context_by_id,
 )
 from arportal.plugins.branding import sender
@@ -52,7 +52,7 @@ async def _upload(request: Request[Any, Any, Any]) -> tuple[dict[str, Any], byte
     form = await request.form()
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
-        raise FileRejected("file", "expected a file in the multipart field `file`")
+        raise UploadError("file", "expected a file in the multipart field `file`")
     data = await upload.read()
     fields = {key: value for key, value in form.items() if isinstance(value, str)}
     return fields, data, upload.filename
@@ -109,9 +109,9 @@ async def _document(tenant_id: int, document_id: int) -> dict[str, Any]:
 async def upload_document(tenant: TenantDep, request: Request[Any, Any, Any]) -> dict[str, Any]:
     fields, data, name = await _upload(request)
     title = _title(fields)
-    stored = await store_file(tenant, data, name, allowed=DOCUMENT_TYPES)
+    stored = await store_upload(tenant, data, name, allowed=DOCUMENT_TYPES)
     rows = await BrandingDocument.insert(
-        BrandingDocument(tenant=tenant.tenant_id, title=title, file=stored["id"])
+        BrandingDocument(tenant=tenant.tenant_id, title=title, file=stored.id)
     ).returning(BrandingDocument.id)
     document = await _document(tenant.tenant_id, rows[0]["id"])
     await emit_event(tenant, "branding_document_added", document_out(document),
@@ -131,7 +131,7 @@ async def delete_document(tenant: TenantDep, document_id: FromPath[int]) -> None
     await BrandingDocument.delete().where(
         (BrandingDocument.tenant == tenant.tenant_id) & (BrandingDocument.id == document_id)
     )
-    await delete_stored_file(tenant, document["file_id"])
+    await delete_upload(tenant, document["file_id"])
     await emit_event(tenant, "branding_document_removed", document_out(document),
                      subject_type="document", subject_id=str(document_id))
 
@@ -140,14 +140,14 @@ async def delete_document(tenant: TenantDep, document_id: FromPath[int]) -> None
      summary="Set the logo (PNG or JPEG: multipart `file`, or the image as the body)")
 async def put_logo(tenant: TenantDep, request: Request[Any, Any, Any]) -> dict[str, Any]:
     _fields, data, name = await _upload(request)
-    if len(data) > LOGO_MAX_BYTES:
-        raise FileRejected("file", f"a logo is at most {LOGO_MAX_BYTES // (1024 * 1024)} MB", 413)
-    stored = await store_file(tenant, data, name or "logo", allowed=IMAGE_TYPES)
+    stored = await store_upload(
+        tenant, data, name or "logo", allowed=IMAGE_TYPES, max_bytes=LOGO_MAX_BYTES
+    )
     previous = settings_of(tenant).logo
-    await apply_settings(tenant, {SECTION: {"logo": stored["id"]}})
-    if previous is not None and previous != stored["id"]:
-        await delete_stored_file(tenant, previous)
-    return {"logo": stored["id"], "content_type": stored["content_type"], "size": stored["size"]}
+    await apply_settings(tenant, {SECTION: {"logo": stored.id}})
+    if previous is not None and previous != stored.id:
+        await delete_upload(tenant, previous)
+    return {"logo": stored.id, "content_type": stored.content_type, "size": stored.size}
 
 
 @delete("/branding/logo", opt={"feature": FEATURE}, summary="Remove the logo")
@@ -156,7 +156,7 @@ async def delete_logo(tenant: TenantDep) -> None:
     if previous is None:
         return
     await apply_settings(tenant, {SECTION: {"logo": None}})
-    await delete_stored_file(tenant, previous)
+    await delete_upload(tenant, previous)
 
 
 @get("/branding/sender", opt={"feature": FEATURE},
@@ -179,11 +179,10 @@ async def resend_confirmation(tenant: TenantDep) -> dict[str, Any]:
 async def download_document(portal: PortalDep, document_id: FromPath[int]) -> Any:
     """The original bytes, with their file name, as an attachment."""
     document = await _document(portal.tenant_id, document_id)
-    found = await read_stored_file(portal, document["file_id"])
+    found = await read_upload(portal, document["file_id"])
     if found is None:
         raise NotFoundException()
-    row, data = found
-    return attachment(data, row["name"], row["content_type"])
+    return attachment_response(*found)
 
 
 async def _confirm_page(request: Request[Any, Any, Any], token: str, done: bool) -> Template:

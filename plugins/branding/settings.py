@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
-from arportal import IMAGE_TYPES, get_stored_file
+from arportal import IMAGE_TYPES, get_upload
 
 if TYPE_CHECKING:
     from arportal import TenantContext
@@ -79,8 +79,8 @@ async def check(ctx: TenantContext, value: BrandingSettings) -> None:
             f"sender_email: this server does not send mail for {domain} (allowed: {allowed})"
         )
     if value.logo is not None:
-        row = await get_stored_file(ctx, value.logo)
-        if row is None or row["content_type"] not in IMAGE_TYPES:
+        logo = await get_upload(ctx, value.logo)
+        if logo is None or logo.content_type not in IMAGE_TYPES:
             raise ValueError("logo: no PNG or JPEG image with this id (upload it with "
                              "PUT /api/v1/branding/logo)")
 

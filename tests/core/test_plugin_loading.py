@@ -428,7 +428,9 @@ def test_listing_plugins_reports_problems_instead_of_raising(
         ("broken", False, "RuntimeError: boom at import: missing licence key"),
         ("example", True, None),
     }
-    assert all(not i.enabled and i.error is None for i in infos if i.builtin), "not enabled"
+    assert all(not i.enabled and i.error is None for i in infos if i.builtin), (
+        "built-in ones not named are off"
+    )
 
 
 async def test_a_call_missing_a_hook_argument_is_the_callers_error() -> None:
