@@ -86,7 +86,8 @@ async def preview_home(
     )
     for invoice in rows:
         invoice["url"] = invoice_url(portal, invoice["external_id"])
-    totals = _totals(invoices)
+    charges = await slots.charges(portal)
+    totals = slots.add_charges(_totals(invoices), charges)
     return await portal_page(
         portal,
         "core:portal/home.html",
@@ -96,6 +97,7 @@ async def preview_home(
         open_count=sum(row["open_count"] for row in totals),
         page=queries.InvoicePage(rows=rows),
         badges=await slots.badges(portal, rows),
+        charges=slots.charge_lines(charges),
         panels=await slots.panels(portal),
         prev_url=None,
         next_url=None,
@@ -113,10 +115,14 @@ async def _invoice(request: Request[Any, Any, Any], portal: PortalContext, exter
     if invoice is None:
         raise NotFoundException()
     invoice["url"] = invoice_url(portal, external_id)
+    charges = slots.charges_by_invoice(await slots.charges(portal)).get(invoice["id"], [])
+    charged = sum(c.amount_minor for c in charges if c.currency == invoice["currency"])
     return await portal_page(
         portal,
         "core:portal/invoice.html",
         invoice=invoice,
+        charges=charges,
+        due_with_charges=invoice["amount_due_minor"] + charged,
         pdf_url=None,
         allocations=sample_allocations(invoice),
         badges=(await slots.badges(portal, [invoice])).get(invoice["id"], []),
