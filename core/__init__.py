@@ -32,6 +32,8 @@ from arportal.files import (
 )
 from arportal.holds import HoldsUnavailable, holds_for
 from arportal.hookspecs import hookimpl, hookspec
+from arportal.ledger import LedgerError, record_payment
+from arportal.links import portal_urls
 from arportal.models import Customer, Invoice, StoredFile, Tenant
 from arportal.money import MoneyError, currency_exponent, from_minor, round_minor, to_minor
 from arportal.outbox import enqueue_mail
@@ -54,6 +56,7 @@ __all__ = [
     "HoldsUnavailable",
     "Invoice",
     "Job",
+    "LedgerError",
     "MailSender",
     "MoneyError",
     "PortalContext",
@@ -79,6 +82,8 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "portal_page",
+    "portal_urls",
+    "record_payment",
     "read_upload",
     "render_fragment",
     "round_minor",

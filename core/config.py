@@ -64,6 +64,9 @@ class PluginsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     disabled: list[str] = msgspec.field(default_factory=list)
     skip_broken: bool = False
     """Start without a plugin whose import fails (it is reported) instead of refusing to start."""
+    options: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    """Instance-wide options of each plugin, `[plugins.options.<name>]`: what the host decides
+    rather than a tenant (a gateway's API address, a path). The plugin validates its own."""
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -158,9 +158,23 @@ class PortalContext(TenantContext):
     base: str = "/portal"
     locale: str = "en"
     csrf_token: str = ""
+    csp_sources: dict[str, list[str]] = field(default_factory=dict)
 
     def url(self, path: str = "") -> str:
         return self.base.rstrip("/") + "/" + path.lstrip("/")
+
+    def allow_csp_sources(self, directive: str, *sources: str) -> None:
+        """Let this response load from more https origins than the portal's strict policy
+        (e.g. a payment provider's script and frame on the page that collects a card):
+        `portal.allow_csp_sources("script-src", "https://js.example.com")`. Only for
+        script-src, frame-src, connect-src, img-src and style-src, only https origins:
+        inline script stays forbidden. Raises ValueError for anything else."""
+        from arportal.security import check_csp_source
+
+        for source in sources:
+            check_csp_source(directive, source)
+        listed = self.csp_sources.setdefault(directive, [])
+        listed.extend(source for source in sources if source not in listed)
 
 
 if TYPE_CHECKING:

@@ -173,6 +173,16 @@ def arportal_contact_info(ctx: TenantContext) -> dict[str, str] | None:
     """Contact details shown on portal pages ({"email": ..., "phone": ...})."""
 
 
+@hookspec
+def arportal_customer_details(
+    ctx: TenantContext, customers: list[Any]
+) -> dict[int, dict[str, Any]] | None:
+    """What this plugin adds about many customers at once to the admin API's customers
+    (`GET /api/v1/customers/...`): `{customer_id: {...}}`, shown under
+    `plugins.<plugin name>`. Plain JSON data, never a secret; one query for the whole list.
+    """
+
+
 # --- Holds -------------------------------------------------------------------------------
 
 

@@ -678,6 +678,7 @@ async def customer_out(ctx: TenantContext, rows: Sequence[Row]) -> list[Row]:
         for row in toggle_rows:
             if row["key"] in declared:
                 toggles.setdefault(row["customer"], {})[row["key"]] = bool(row["enabled"])
+        details = await _plugin_details(ctx, chunk)
         for row in chunk:
             link = links.get(row["id"])
             out.append(
@@ -696,9 +697,27 @@ async def customer_out(ctx: TenantContext, rows: Sequence[Row]) -> list[Row]:
                     ),
                     "portal_link_expires_at": link["expires_at"].isoformat() if link else None,
                     "toggles": {**declared, **toggles.get(row["id"], {})},
+                    "plugins": details.get(row["id"], {}),
                 }
             )
     return out
+
+
+async def _plugin_details(ctx: TenantContext, customers: list[Row]) -> dict[int, dict[str, Any]]:
+    """`{customer_id: {plugin: data}}` from `arportal_customer_details` (a plugin that
+    raises is logged and left out: the customer is still shown)."""
+    if not listens(ctx, "arportal_customer_details"):
+        return {}
+    merged: dict[int, dict[str, Any]] = {}
+    answers = await ctx.host.call_by_plugin(
+        "arportal_customer_details", ctx, isolate=True, customers=list(customers)
+    )
+    for plugin, answer in answers:
+        if not isinstance(answer, dict):
+            continue
+        for customer_id, data in answer.items():
+            merged.setdefault(int(customer_id), {})[plugin] = data
+    return merged
 
 
 # --- invoices ------------------------------------------------------------------------------
@@ -1324,8 +1343,45 @@ async def upsert_credit_notes(
     return await _upsert_docs(ctx, CREDIT_NOTES, items, progress)
 
 
+async def record_payment(
+    ctx: TenantContext,
+    *,
+    external_id: str,
+    customer_external_id: str,
+    date: dt.date,
+    currency: str,
+    amount: Decimal,
+    allocations: dict[str, Decimal] | None = None,
+) -> Row:
+    """Record one payment (`allocations`: invoice external id -> amount), as the admin API
+    shows it. The public path for plugins that take payments (autopay).
+
+    Insert-only: when a payment with this `external_id` is already recorded it is answered
+    as stored and nothing changes, so a retry after a crash (which may compute other
+    allocations) never applies a payment twice. Errors raise `LedgerError` like
+    `upsert_payments`; events follow the commit as they do there."""
+    item = PaymentIn(
+        external_id=external_id,
+        customer_external_id=customer_external_id,
+        date=date,
+        currency=currency,
+        amount=amount,
+        allocations=[
+            AllocationIn(invoice_external_id=invoice, amount=value)
+            for invoice, value in (allocations or {}).items()
+        ],
+    )
+    rows = await _upsert_docs(ctx, PAYMENTS, [item], None, keep_existing=True)
+    return doc_out(rows)[0]
+
+
 async def _upsert_docs(
-    ctx: TenantContext, kind: DocKind, items: Sequence[Any], progress: Progress | None
+    ctx: TenantContext,
+    kind: DocKind,
+    items: Sequence[Any],
+    progress: Progress | None,
+    *,
+    keep_existing: bool = False,
 ) -> list[Row]:
     prepared = [_prepare_doc(index, item) for index, item in enumerate(items)]
     _no_duplicates(items)
@@ -1338,7 +1394,8 @@ async def _upsert_docs(
         await serialize_ledger(ctx.tenant_id)
         for batch in _batches(prepared):
             written = await _write_doc_batch(
-                ctx, kind, batch, prepared, invoice_changes, stored, known_customers
+                ctx, kind, batch, prepared, invoice_changes, stored, known_customers,
+                keep_existing,
             )
             for doc in written:
                 audit.append(
@@ -1380,9 +1437,11 @@ async def _write_doc_batch(
     invoice_changes: dict[int, tuple[Row, Row]],
     stored: dict[str, Row],
     known_customers: dict[str, int],
+    keep_existing: bool = False,
 ) -> list[Row]:
     """Validate one batch against the database and write what changed. Fills `stored` with
-    the rows of the batch; returns the rows of the changed documents."""
+    the rows of the batch; returns the rows of the changed documents. With `keep_existing`
+    a document already stored is left as it is, whatever the item says."""
     tenant_id = ctx.tenant_id
     docs = [prepared[index] for index in batch]
     customers = await _customer_ids(
@@ -1416,22 +1475,23 @@ async def _write_doc_batch(
     changed: list[tuple[int, Row, list[tuple[int, int]], list[tuple[int, int]]]] = []
     for index, doc in zip(batch, docs, strict=True):
         doc["customer"] = _require_customer(customers, index, doc["customer_external_id"])
-        targets = [
+        old = existing.get(doc["external_id"])
+        kept = old is not None and keep_existing
+        targets = [] if kept else [
             (_allocation_target(index, position, doc, invoice_by_external.get(ext), ext), minor)
             for position, (ext, minor) in enumerate(doc["allocations"])
         ]
-        old = existing.get(doc["external_id"])
         old_targets = (
             [(a["invoice"], a["amount_minor"]) for a in old_by_doc.get(old["id"], [])]
             if old
             else []
         )
-        same = (
+        same = kept or (
             old is not None
             and sorted(old_targets) == sorted(targets)
             and all(old[name] == doc[name] for name in kind.columns)
         )
-        if same:
+        if same and old is not None:
             stored[doc["external_id"]] = {
                 **old,
                 "customer_external_id": doc["customer_external_id"],

@@ -12,10 +12,13 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arportal.clock import utcnow
 from arportal.models import PortalLink
+
+if TYPE_CHECKING:
+    from arportal.context import TenantContext
 
 TOKEN_BYTES = 32
 
@@ -82,6 +85,18 @@ async def current_links(tenant_id: int, customer_ids: list[int]) -> dict[int, di
         .order_by(PortalLink.id)
     )
     return {row["customer"]: row for row in rows}
+
+
+async def portal_urls(ctx: TenantContext, customer_ids: list[int]) -> dict[int, str]:
+    """The current portal URL of each of the tenant's customers that has a live link (for
+    mail that sends the customer to the portal: fix a payment method, answer a dispute).
+    An expired link still leads to the page where the customer asks for a fresh one."""
+    secret = ctx.config.resolved_secret()
+    links = await current_links(ctx.tenant_id, customer_ids)
+    return {
+        customer_id: portal_url(ctx.config.base_url, derive_token(secret, link["nonce"]))
+        for customer_id, link in links.items()
+    }
 
 
 async def find_link(token: str) -> dict[str, Any] | None:

@@ -467,9 +467,11 @@ class PluginHost:
         return results
 
     async def call_by_plugin(
-        self, hook_name: str, ctx: TenantContext | None, **kwargs: Any
+        self, hook_name: str, ctx: TenantContext | None, *, isolate: bool = False,
+        **kwargs: Any,
     ) -> list[tuple[str, Any]]:
-        """Like `call(isolate=False)`, with each answer paired with the plugin's name."""
+        """Like `call`, with each answer paired with the plugin's name. Without `isolate` a
+        plugin that raises stops the call (PluginError naming it)."""
         self._check_call(hook_name, kwargs)
         results = []
         for impl in self._impls(hook_name):
@@ -478,6 +480,9 @@ class PluginHost:
             try:
                 value = await self._run(impl, ctx, kwargs)
             except Exception as exc:
+                if isolate:
+                    log.exception("plugin %r failed in %s", impl.plugin_name, hook_name)
+                    continue
                 reason = f"{type(exc).__name__}: {exc}"
                 raise PluginError(
                     f"plugin {impl.plugin_name!r} failed in {hook_name}: {reason}"

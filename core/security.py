@@ -35,6 +35,42 @@ PREVIEW_HEADERS = {
 
 _TOKEN_PATH = re.compile(r"^/(p|preview)/[^/]+")
 
+CSP_EXTENSIBLE = ("script-src", "frame-src", "connect-src", "img-src", "style-src")
+"""Directives a portal page may widen for itself (`PortalContext.allow_csp_sources`)."""
+_CSP_SOURCE = re.compile(r"^https://(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+(:\d{1,5})?$")
+CONTEXT_STATE_KEY = "arportal_portal_context"
+"""Where the portal keeps the request's `PortalContext` in the ASGI scope state."""
+
+
+def check_csp_source(directive: str, source: str) -> None:
+    """Only an https origin (`https://js.example.com`, `https://*.example.com`) may be added,
+    and only to `CSP_EXTENSIBLE` directives: never a keyword such as 'unsafe-inline', a
+    scheme alone, a path or a wildcard host."""
+    if directive not in CSP_EXTENSIBLE:
+        raise ValueError(
+            f"CSP directive {directive!r} cannot be widened (allowed: {', '.join(CSP_EXTENSIBLE)})"
+        )
+    if not _CSP_SOURCE.match(source):
+        raise ValueError(f"CSP source {source!r}: expected an https origin such as https://js.example.com")
+
+
+def content_security_policy(
+    extra: dict[str, list[str]] | None = None,
+    base: str = PORTAL_HEADERS["Content-Security-Policy"],
+) -> str:
+    """The portal's policy (or `base`), with `extra` sources added to their directives."""
+    if not extra:
+        return base
+    directives = [part.strip() for part in base.split(";") if part.strip()]
+    names = [part.split()[0] for part in directives]
+    for directive, sources in extra.items():
+        if directive in names:
+            index = names.index(directive)
+            directives[index] = " ".join([directives[index], *sources])
+        else:
+            directives.append(" ".join([directive, "'self'", *sources]))
+    return "; ".join(directives)
+
 
 def redact_path(path: str) -> str:
     return _TOKEN_PATH.sub(r"/\1/<redacted>", path)
@@ -67,6 +103,14 @@ class PortalHeaders:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 extra = [(k, v) for k, v in raw if k not in present]
+                portal = scope.get("state", {}).get(CONTEXT_STATE_KEY)
+                sources = getattr(portal, "csp_sources", None)
+                if sources:
+                    extra = [
+                        (k, content_security_policy(sources, v.decode()).encode())
+                        if k == b"content-security-policy" else (k, v)
+                        for k, v in extra
+                    ]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 

@@ -21,7 +21,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.utils.scope.state import ScopeState
 from piccolo.table import Table
 
-from arportal import db
+from arportal import db, security
 from arportal.context import PortalContext
 from arportal.links import link_state, token_hash
 from arportal.models import Customer, PortalLink, Tenant
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 SESSION_COOKIE = "arportal_session"
 TOKEN_STATE_KEY = "arportal_portal_token"  # noqa: S105 - a scope-state key
-CONTEXT_STATE_KEY = "arportal_portal_context"
+CONTEXT_STATE_KEY = security.CONTEXT_STATE_KEY
 
 
 class PortalLinkUnknown(NotFoundException):

@@ -1,0 +1,381 @@
+"""The autopay job: per tenant, reconcile what a crash left pending, mail pre-debit notices,
+then charge what is due, up to `max_in_flight` gateway calls at once.
+
+Never twice: an attempt is a row unique on (invoice, attempt_no), inserted with its
+idempotency key and a lease before the gateway is called; the process whose insert succeeds
+is the only one that calls. A process that dies after the gateway charged leaves the attempt
+pending; once its lease is over the next run (or the gateway's webhook) asks the gateway again
+with the same key, which answers the same charge, and records it. Payments go to the ledger
+through `arportal.record_payment`, which is insert-only by external id, so recording twice
+cannot happen either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import hashlib
+import logging
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from babel.numbers import get_currency_precision
+
+from arportal import (
+    LedgerError,
+    TenantContext,
+    emit_event,
+    holds_for,
+    record_payment,
+)
+from arportal.plugins.autopay import mail, store
+from arportal.plugins.autopay.gateways.base import (
+    ChargeRequest,
+    ChargeResult,
+    GatewayUnavailable,
+    card_expired,
+)
+from arportal.plugins.autopay.i18n import translator
+from arportal.plugins.autopay.registry import gateway_named, gateways, tenant_gateway
+from arportal.plugins.autopay.schedule import Plan, charge_day, plan, retry_day
+
+log = logging.getLogger("arportal.plugins.autopay")
+
+
+@dataclasses.dataclass
+class Report:
+    notices: int = 0
+    charged: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    unknown: int = 0
+    reconciled: int = 0
+    review: int = 0
+    held: int = 0
+    expired_methods: int = 0
+    errors: int = 0
+
+
+def decimal_amount(minor: int, currency: str) -> Decimal:
+    return Decimal(minor).scaleb(-int(get_currency_precision(currency)))
+
+
+def amount_str(minor: int, currency: str) -> str:
+    exponent = int(get_currency_precision(currency))
+    return str(Decimal(minor).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent)))
+
+
+def event_data(attempt: dict[str, Any]) -> dict[str, Any]:
+    """An attempt as events, the audit log and webhooks show it (never the method's token)."""
+    return {
+        "attempt_id": attempt["id"],
+        "invoice_external_id": attempt["invoice_external_id"],
+        "invoice_number": attempt["invoice_number"],
+        "customer_external_id": attempt["customer_external_id"],
+        "attempt": attempt["attempt_no"],
+        "amount": amount_str(attempt["amount_minor"], attempt["currency"]),
+        "currency": attempt["currency"],
+        "gateway": attempt["gateway"],
+        "status": attempt["status"],
+        "charge_id": attempt["charge_id"],
+        "decline_code": attempt["decline_code"],
+        "hard": bool(attempt["hard"]),
+        "final": bool(attempt["final"]),
+        "retry_on": attempt["retry_on"].isoformat() if attempt["retry_on"] else None,
+        "payment_external_id": attempt["payment_external_id"],
+    }
+
+
+# --- settling one attempt ------------------------------------------------------------------
+
+
+async def _record(ctx: TenantContext, attempt: dict[str, Any], charge_id: str) -> str:
+    """The payment of a successful charge, allocated to its invoice as far as it is still
+    due (a payment recorded meanwhile leaves the rest unallocated, for the operator)."""
+    external_id = f"autopay-{charge_id}"[:100]
+    invoice = await store.fresh_invoice(ctx, attempt["invoice"])
+    amount = attempt["amount_minor"]
+    currency = attempt["currency"]
+    allocated = 0
+    if invoice and invoice["status"] == "open" and invoice["currency"] == currency:
+        allocated = min(amount, invoice["amount_due_minor"])
+    payment = {
+        "external_id": external_id,
+        "customer_external_id": attempt["customer_external_id"],
+        "date": attempt["charged_on"],
+        "currency": currency,
+        "amount": decimal_amount(amount, currency),
+    }
+    allocations = (
+        {attempt["invoice_external_id"]: decimal_amount(allocated, currency)} if allocated else {}
+    )
+    try:
+        await record_payment(ctx, **payment, allocations=allocations)
+    except LedgerError as exc:
+        if not allocations:
+            raise
+        log.warning("tenant %s: payment %s recorded unallocated: %s", ctx.slug, external_id, exc)
+        await record_payment(ctx, **payment)
+    return external_id
+
+
+async def settle(ctx: TenantContext, attempt: dict[str, Any], result: ChargeResult,
+                 report: Report) -> None:
+    """Record the outcome of a held attempt, then mail and announce it (once)."""
+    tr = translator(attempt["customer_locale"])
+    method = mail.method_label(tr, attempt["brand"], attempt["last4"])
+    if result.status == "succeeded":
+        payment_id = await _record(ctx, attempt, result.charge_id)
+        values = {"status": "succeeded", "charge_id": result.charge_id,
+                  "payment_external_id": payment_id, "message": ""}
+        if not await store.finish_attempt(attempt["id"], values):
+            return
+        attempt = {**attempt, **values}
+        report.succeeded += 1
+        await mail.receipt(ctx, attempt, method)
+        await _announce(ctx, "autopay_succeeded", attempt)
+        return
+    failures = [*await store.failure_days(attempt), attempt["charged_on"]]
+    retry = retry_day(failures, result.hard, ctx.settings("autopay").retry_days)
+    values = {"status": "failed", "charge_id": result.charge_id,
+              "decline_code": result.decline_code[:64], "message": result.message[:500],
+              "hard": result.hard, "final": retry is None, "retry_on": retry}
+    if not await store.finish_attempt(attempt["id"], values):
+        return
+    attempt = {**attempt, **values}
+    report.failed += 1
+    await mail.declined(ctx, attempt, method)
+    if retry is None:
+        await _pause(ctx, attempt, result)
+    await _announce(ctx, "autopay_failed", attempt)
+
+
+async def _pause(ctx: TenantContext, attempt: dict[str, Any], result: ChargeResult) -> None:
+    reason = (
+        f"declined ({result.decline_code or 'card_declined'})"
+        if result.hard else f"declined {attempt['attempt_no']} times"
+    )
+    if not await store.set_method_status(
+        ctx, attempt["customer"], attempt["method_key"], "paused", reason
+    ):
+        return
+    data = {"customer_external_id": attempt["customer_external_id"], "reason": reason,
+            "invoice_external_id": attempt["invoice_external_id"]}
+    await emit_event(ctx, "autopay_method_paused", data, subject_type="customer",
+                     subject_id=attempt["customer_external_id"])
+    await mail.to_operator(
+        ctx, f"Autopay paused for {attempt['customer_name']}", "operator_paused",
+        f"autopay-paused-{attempt['method_key']}", attempt=attempt, reason=reason,
+    )
+
+
+async def _announce(ctx: TenantContext, name: str, attempt: dict[str, Any]) -> None:
+    data = event_data(attempt)
+    await emit_event(ctx, name, data, subject_type="invoice",
+                     subject_id=attempt["invoice_external_id"])
+    await ctx.call(f"arportal_{name}", attempt=data)
+
+
+async def _charge(ctx: TenantContext, charger: Any, attempt: dict[str, Any],
+                  gate: asyncio.Semaphore, report: Report) -> None:
+    request = ChargeRequest(
+        idempotency_key=attempt["idempotency_key"],
+        amount_minor=attempt["amount_minor"],
+        currency=attempt["currency"],
+        reference=attempt["reference"],
+        gateway_customer=attempt["gateway_customer"],
+        description=f"{ctx.name}: invoice {attempt['invoice_number']}"[:300],
+        metadata={
+            "arportal_attempt": attempt["idempotency_key"],
+            "invoice": attempt["invoice_external_id"],
+            "customer": attempt["customer_external_id"],
+        },
+    )
+    try:
+        async with gate:
+            result = await charger.charge(request)
+    except GatewayUnavailable as exc:
+        report.unknown += 1
+        log.warning("tenant %s: attempt %s left pending: %s", ctx.slug, attempt["id"], exc)
+        await store.hold_for_later(attempt["id"], str(exc))
+        return
+    await settle(ctx, attempt, result, report)
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+async def reconcile(ctx: TenantContext, gate: asyncio.Semaphore, report: Report) -> None:
+    """Ask again, with the same key, about every attempt a dead process left pending."""
+    stale = await store.reclaim_stale(ctx)
+    if not stale:
+        return
+    installed = await gateways(ctx)
+    by_gateway: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for attempt in stale:
+        by_gateway[attempt["gateway"]].append(attempt)
+    for name, attempts in by_gateway.items():
+        gateway = installed.get(name)
+        if gateway is None:
+            log.error("tenant %s: %d pending attempts of gateway %r, which is not installed",
+                      ctx.slug, len(attempts), name)
+            report.errors += len(attempts)
+            continue
+        window = gateway.idempotency_window
+        async with gateway.open_session(ctx) as charger:
+            for attempt in attempts:
+                report.reconciled += 1
+                if window is not None and attempt["created_at"] + window < store.now():
+                    await _to_review(ctx, attempt, report)
+                    continue
+                await _guarded(ctx, _charge(ctx, charger, attempt, gate, report), attempt, report)
+
+
+async def _to_review(ctx: TenantContext, attempt: dict[str, Any], report: Report) -> None:
+    message = "the gateway no longer remembers this key: check the charge in its dashboard"
+    if not await store.finish_attempt(attempt["id"], {"status": "review", "message": message}):
+        return
+    report.review += 1
+    attempt = {**attempt, "status": "review", "message": message}
+    await emit_event(ctx, "autopay_review", event_data(attempt), subject_type="invoice",
+                     subject_id=attempt["invoice_external_id"])
+    await mail.to_operator(
+        ctx, f"Autopay: check invoice {attempt['invoice_number']}", "operator_review",
+        f"autopay-review-{attempt['idempotency_key']}", attempt=attempt,
+    )
+
+
+async def _guarded(ctx: TenantContext, work: Any, attempt: dict[str, Any], report: Report) -> None:
+    """One invoice's failure (a database error, a bug) must not stop the others: it is logged
+    and its attempt stays pending for the next run."""
+    try:
+        await work
+    except Exception:
+        report.errors += 1
+        log.exception("tenant %s: autopay failed for invoice %s", ctx.slug,
+                      attempt.get("invoice_external_id") or attempt.get("external_id"))
+
+
+async def _expire_methods(ctx: TenantContext, rows: list[dict[str, Any]], today: dt.date,
+                          report: Report) -> set[str]:
+    """Methods past their expiry are set aside before anything is charged to them."""
+    expired: set[str] = set()
+    for row in rows:
+        key = row["method_key"]
+        if key in expired or not card_expired(row["method_exp_month"], row["method_exp_year"],
+                                              today):
+            continue
+        expired.add(key)
+        if await store.set_method_status(ctx, row["customer"], key, "expired", "card expired"):
+            report.expired_methods += 1
+            customer = mail.customer_of(row)
+            tr = translator(customer["locale"])
+            label = mail.method_label(tr, row["method_brand"], row["method_last4"])
+            await mail.expired(ctx, customer, label, key)
+            await emit_event(ctx, "autopay_method_expired",
+                             {"customer_external_id": customer["external_id"]},
+                             subject_type="customer", subject_id=customer["external_id"])
+    return expired
+
+
+def _method(row: dict[str, Any]) -> dict[str, Any]:
+    return {"key": row["method_key"], "saved_on": row["method_saved_on"]}
+
+
+async def _send_notices(ctx: TenantContext, due: list[tuple[dict[str, Any], Plan]],
+                        today: dt.date, report: Report) -> None:
+    settings = ctx.settings("autopay")
+    by_customer: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row, planned in due:
+        day = charge_day(row["due_date"], row["method_saved_on"], settings.days_before_due)
+        if await store.record_notice(ctx, row, day, today):
+            by_customer[row["customer"]].append({**row, "charge_on": planned.next_charge})
+    for rows in by_customer.values():
+        report.notices += len(rows)
+        first = rows[0]
+        customer = mail.customer_of(first)
+        tr = translator(customer["locale"])
+        label = mail.method_label(tr, first["method_brand"], first["method_last4"])
+        items = [
+            {"number": r["number"], "amount_minor": r["amount_due_minor"],
+             "currency": r["currency"], "charge_on": r["charge_on"]}
+            for r in rows
+        ]
+        digest = hashlib.sha256(
+            repr([(r["id"], r["amount_due_minor"]) for r in rows]).encode()
+        ).hexdigest()[:16]
+        await mail.notice(ctx, customer, items, label,
+                          f"autopay-notice-{customer['id']}-{today.isoformat()}-{digest}")
+
+
+async def run_autopay(ctx: TenantContext) -> dict[str, Any]:
+    """The job (`autopay.charge`), for one tenant with the feature on."""
+    settings = ctx.settings("autopay")
+    report = Report()
+    gate = asyncio.Semaphore(settings.max_in_flight)
+    await reconcile(ctx, gate, report)
+    gateway = await tenant_gateway(ctx)
+    today = ctx.today()
+    horizon = today + dt.timedelta(days=settings.notice_days + settings.days_before_due)
+    rows = await store.candidates(ctx, horizon)
+    attempts = await store.open_attempts(ctx)
+    notices = await store.open_notices(ctx)
+    expired = await _expire_methods(ctx, rows, today, report)
+    planned = [
+        (row, plan(invoice=row, method=_method(row), attempts=attempts.get(row["id"], []),
+                   notice=notices.get(row["id"]), settings=settings, today=today))
+        for row in rows
+        if row["method_key"] not in expired and row["method_gateway"] == gateway.name
+    ]
+    planned = [(row, p) for row, p in planned if p.notice or p.charge]
+    if settings.skip_held and planned:
+        held = await holds_for(ctx, [row for row, _p in planned])
+        report.held = len(held)
+        planned = [(row, p) for row, p in planned if row["id"] not in held]
+    await _send_notices(ctx, [(row, p) for row, p in planned if p.notice], today, report)
+    due = [(row, attempts.get(row["id"], [])) for row, p in planned if p.charge]
+    queue: asyncio.Queue[tuple[dict[str, Any], list[dict[str, Any]]]] = asyncio.Queue()
+    for item in due:
+        queue.put_nowait(item)
+
+    async def worker(charger: Any) -> None:
+        while not queue.empty():
+            row, previous = queue.get_nowait()
+            await _guarded(ctx, _claim_and_charge(ctx, charger, row, previous, today, gate, report),
+                           row, report)
+
+    async with gateway.open_session(ctx) as charger:
+        # Twice as many workers as gateway calls at once, so database work overlaps the calls.
+        workers = min(len(due), settings.max_in_flight * 2)
+        await asyncio.gather(*(worker(charger) for _ in range(workers)))
+    return dataclasses.asdict(report)
+
+
+async def _claim_and_charge(ctx: TenantContext, charger: Any, row: dict[str, Any],
+                            previous: list[dict[str, Any]], today: dt.date,
+                            gate: asyncio.Semaphore, report: Report) -> None:
+    invoice = await store.fresh_invoice(ctx, row["id"])
+    if invoice is None or invoice["status"] != "open" or invoice["amount_due_minor"] <= 0:
+        return
+    amount = min(invoice["amount_due_minor"], row["amount_due_minor"])
+    attempt_no = max((a["attempt_no"] for a in previous), default=0) + 1
+    attempt = await store.claim_attempt(ctx, row, attempt_no, amount, today)
+    if attempt is None:
+        return
+    report.charged += 1
+    await _charge(ctx, charger, attempt, gate, report)
+
+
+async def settle_by_key(ctx: TenantContext, key: str, result: ChargeResult) -> bool:
+    """Settle a pending attempt from a gateway's webhook, unless a live process holds it
+    (that process settles it). Answers whether it was settled here."""
+    attempt = await store.reclaim_by_key(ctx, key)
+    if attempt is None:
+        return False
+    await settle(ctx, attempt, result, Report())
+    return True
+
+
+__all__ = ["gateway_named", "run_autopay", "settle", "settle_by_key"]

@@ -1,0 +1,1 @@
+"""The payment gateways that ship with autopay, and the shape every gateway has (`base`)."""
