@@ -116,7 +116,8 @@ async def save_method(portal: PortalDep, request: Request[Any, Any, Any]) -> Res
     except (NoGateway, GatewayUnavailable):
         return await _method_page(portal, {}, values, 503)
     await methods.save(portal, gateway.name, saved)
-    if previous and previous["reference"] != saved.reference:
+    replaced = previous and previous["reference"] != saved.reference
+    if replaced and previous["gateway"] == gateway.name:
         await gateway.remove_method(portal, previous)
     return Redirect(portal.url("autopay") + "?done=saved", status_code=303)
 
