@@ -39,6 +39,7 @@ from arportal.templating import build_environment
 
 log = logging.getLogger("arportal")
 logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("aiosqlite").setLevel(logging.INFO)  # its DEBUG lines print every parameter
 
 
 @get("/healthz", media_type=MediaType.JSON, opt={"public": True}, include_in_schema=False)

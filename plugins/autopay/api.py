@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from litestar import Request, get, post
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from arportal import TenantDep, tenant_context_by_id
 from arportal.plugins.autopay.charging import amount_str, settle_by_key
@@ -88,7 +88,9 @@ async def list_attempts(
 
 @post("/autopay/stripe/webhook/{tenant_id:int}", opt={"public": True}, status_code=200,
       summary="Stripe's webhook (no API key: the Stripe-Signature is checked)")
-async def stripe_webhook(request: Request[Any, Any, Any], tenant_id: int) -> dict[str, Any]:
+async def stripe_webhook(
+    request: Request[Any, Any, Any], tenant_id: FromPath[int]
+) -> dict[str, Any]:
     state = request.app.state
     ctx = await tenant_context_by_id(state.host, state.config, tenant_id, actor="gateway:stripe")
     if ctx is None or not ctx.route_enabled({"feature": FEATURE, "plugin": "autopay"}):

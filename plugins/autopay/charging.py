@@ -346,10 +346,11 @@ async def run_autopay(ctx: TenantContext) -> dict[str, Any]:
             await _guarded(ctx, _claim_and_charge(ctx, charger, row, previous, today, gate, report),
                            row, report)
 
-    async with gateway.open_session(ctx) as charger:
-        # Twice as many workers as gateway calls at once, so database work overlaps the calls.
-        workers = min(len(due), settings.max_in_flight * 2)
-        await asyncio.gather(*(worker(charger) for _ in range(workers)))
+    if due:
+        async with gateway.open_session(ctx) as charger:
+            # Twice as many workers as gateway calls at once: database work overlaps the calls.
+            workers = min(len(due), settings.max_in_flight * 2)
+            await asyncio.gather(*(worker(charger) for _ in range(workers)))
     return dataclasses.asdict(report)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from arportal import PortalContext, PortalDep, portal_page
@@ -155,7 +155,7 @@ async def turn_on(portal: PortalDep, request: Request[Any, Any, Any]) -> Respons
 
 
 @get("/autopay/static/{name:str}", opt={"public": True})
-async def static(name: str) -> Response[bytes]:
+async def static(name: FromPath[str]) -> Response[bytes]:
     if name not in STATIC_TYPES:
         raise NotFoundException()
     content, version = static_file(name)

@@ -130,7 +130,7 @@ class StripeCharger:
             return decline_of(exc.code or "invalid_request", "", exc.user_message or "", "")
         except stripe.StripeError as exc:
             raise GatewayUnavailable(_why(exc)) from None
-        return result_of(intent)
+        return result_of(intent.to_dict())
 
 
 def result_of(intent: Mapping[str, Any]) -> ChargeResult:
@@ -191,9 +191,9 @@ class StripeGateway:
         customer = ctx.customer
         async with _connected(ctx) as client:
             try:
-                intent = await client.v1.setup_intents.retrieve_async(
+                intent = (await client.v1.setup_intents.retrieve_async(
                     setup_intent, params={"expand": ["payment_method"]}
-                )
+                )).to_dict()
                 metadata = intent.get("metadata") or {}
                 if metadata.get("arportal_owner") != owner_tag(ctx, customer["id"]):
                     raise MethodError("setup_intent", UNCONFIRMED)
@@ -215,7 +215,7 @@ class StripeGateway:
                             "metadata": {"arportal_owner": owner_tag(ctx, customer["id"])},
                         }
                     )
-                    stripe_customer = created["id"]
+                    stripe_customer = created.id
             except stripe.StripeError as exc:
                 log.warning("tenant %s: saving a Stripe card failed: %s", ctx.slug, _why(exc))
                 raise MethodError(

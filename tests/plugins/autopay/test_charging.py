@@ -210,7 +210,9 @@ async def test_soft_declines_are_retried_then_the_method_is_paused(app: Any, ten
     page = await browser.get("/portal/autopay")
     assert "Automatic payments are paused after declined charges." in page.text
 
-    await browser.save_card()  # a new card starts afresh
+    await browser.save_card()  # a new card starts afresh, two days later (already overdue)
+    assert (await run_job(app))["charged"] == 0
+    set_today(today + days(32))
     assert (await run_job(app))["succeeded"] == 1
     assert (await invoice(app, tenant, "I-1"))["status"] == "paid"
     assert "autopay_method_paused" in await audit_actions()

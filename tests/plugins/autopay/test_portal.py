@@ -5,6 +5,7 @@ toggle (or the feature) off, the panel is gone and the routes answer 404."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 from typing import Any
 
 from tests.plugins.autopay.conftest import (
@@ -32,7 +33,8 @@ async def test_toggle_off_means_no_panel_and_no_routes(app: Any, tenant: Any, to
     home = await browser.open()
     assert home.status_code == 200 and "autopay" not in home.text.lower()
     for method, path in ROUTES:
-        response = await app.client.request(method, path)
+        csrf = {"x-csrftoken": app.client.cookies.get("arportal_csrf", "")}
+        response = await app.client.request(method, path, headers=csrf)
         assert response.status_code == 404, (method, path)
 
     await api(app, tenant, "PATCH", "/customers/C1", {"toggles": {"autopay": True}})
@@ -172,7 +174,7 @@ async def test_french_customer_reads_autopay_in_french(app: Any, tenant: Any,
     home = await browser.open()
     assert "Paiement automatique" in home.text and "Activer le paiement automatique" in home.text
     form = await browser.get("/portal/autopay/method")
-    assert "Numéro de carte" in form.text and "J'autorise Acme Corp" in form.text
+    assert "Numéro de carte" in form.text and "J'autorise Acme Corp" in html.unescape(form.text)
     refused = await browser.save_card(VISA, consent=False)
     assert "Cochez la case pour autoriser les paiements automatiques." in refused.text
 

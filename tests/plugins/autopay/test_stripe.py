@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from arportal import record_payment
 from arportal.config import PluginsConfig
 from arportal.plugins.autopay import plugin as autopay_plugin
 from tests.conftest import make_tenant, running_app
@@ -186,7 +187,7 @@ async def test_a_lost_answer_is_settled_by_the_signed_webhook(
 
     monkeypatch.setattr(charging, "record_payment", crash)
     assert (await run_job(app))["errors"] == 1
-    monkeypatch.undo()
+    monkeypatch.setattr(charging, "record_payment", record_payment)
     (attempt,) = await attempts("I-1")
     assert attempt["status"] == "pending"
     intent = stripe_server.intents[0]
@@ -233,7 +234,7 @@ async def test_the_next_run_reconciles_with_the_same_key(
 
     monkeypatch.setattr(charging, "record_payment", crash)
     await run_job(app)
-    monkeypatch.undo()
+    monkeypatch.setattr(charging, "record_payment", record_payment)
     clock.advance(minutes=11)
     report = await run_job(app)
     assert (report["reconciled"], report["succeeded"]) == (1, 1)
@@ -257,7 +258,7 @@ async def test_an_answer_lost_longer_than_stripe_remembers_goes_to_review(
 
     monkeypatch.setattr(charging, "record_payment", crash)
     await run_job(app)
-    monkeypatch.undo()
+    monkeypatch.setattr(charging, "record_payment", record_payment)
     clock.advance(hours=30)
     report = await run_job(app)
     assert (report["review"], report["succeeded"]) == (1, 0)
