@@ -37,7 +37,8 @@ def days(count: int) -> dt.timedelta:
     return dt.timedelta(days=count)
 
 
-async def test_notice_then_charge_on_the_due_date(app: Any, tenant: Any, today: Any) -> None:
+async def test_notice_then_charge_on_the_due_date(app: Any, tenant: Any, today: Any,
+                                                  holder: HoldingPlugin) -> None:
     await enable(app, tenant)  # notice_days 2, days_before_due 0
     await add_invoice(app, tenant, "I-1", today + days(3), "120.50")
     await customer_with_card(app, tenant)
@@ -75,6 +76,11 @@ async def test_notice_then_charge_on_the_due_date(app: Any, tenant: Any, today: 
     assert len(await sandbox_charges()) == 1
     actions = await audit_actions()
     assert "autopay_succeeded" in actions and "payment.recorded" in actions
+    ((kind, heard),) = holder.heard
+    assert kind == "succeeded" and heard["invoice_external_id"] == "I-1"
+    assert (heard["amount"], heard["currency"], heard["attempt"]) == ("120.50", "EUR", 1)
+    assert heard["payment_external_id"] == payment["external_id"]
+    assert "reference" not in heard
 
 
 async def test_days_before_due_and_zero_notice_days(app: Any, tenant: Any, today: Any) -> None:
@@ -119,10 +125,20 @@ async def test_the_amount_charged_is_the_amount_due(app: Any, tenant: Any, today
 
 
 class HoldingPlugin:
-    """Another plugin holding invoices whose number ends in -H (as a dispute would)."""
+    """Another plugin: it holds invoices whose number ends in -H (as a dispute would), and
+    listens to autopay's own hooks."""
 
     def __init__(self) -> None:
         self.failing = False
+        self.heard: list[tuple[str, dict[str, Any]]] = []
+
+    @hookimpl
+    def arportal_autopay_succeeded(self, attempt: dict[str, Any]) -> None:
+        self.heard.append(("succeeded", attempt))
+
+    @hookimpl
+    async def arportal_autopay_failed(self, ctx: Any, attempt: dict[str, Any]) -> None:
+        self.heard.append(("failed", attempt))
 
     @hookimpl
     def arportal_features(self) -> list[Feature]:
@@ -173,8 +189,9 @@ async def _run_failing(app: Any) -> Any:
     return run
 
 
-async def test_soft_declines_are_retried_then_the_method_is_paused(app: Any, tenant: Any,
-                                                                   today: Any) -> None:
+async def test_soft_declines_are_retried_then_the_method_is_paused(
+    app: Any, tenant: Any, today: Any, holder: HoldingPlugin
+) -> None:
     await enable(app, tenant, notice_days=0, operator_email="ar@acme.test")
     await add_invoice(app, tenant, "I-1", today, "50.00")
     browser = await customer_with_card(app, tenant, number=INSUFFICIENT)
@@ -200,6 +217,8 @@ async def test_soft_declines_are_retried_then_the_method_is_paused(app: Any, ten
     assert bool(tries[-1]["final"]) is True
     set_today(today + days(30))
     assert (await run_job(app))["charged"] == 0
+    assert [(kind, a["attempt"], a["final"]) for kind, a in holder.heard] == [
+        ("failed", 1, False), ("failed", 2, False), ("failed", 3, False), ("failed", 4, True)]
 
     customer = await api(app, tenant, "GET", "/customers/C1")
     method = customer["plugins"]["autopay"]["method"]
