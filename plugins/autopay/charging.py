@@ -38,7 +38,7 @@ from arportal.plugins.autopay.gateways.base import (
     card_expired,
 )
 from arportal.plugins.autopay.i18n import translator
-from arportal.plugins.autopay.registry import gateway_named, gateways, tenant_gateway
+from arportal.plugins.autopay.registry import gateways, tenant_gateway
 from arportal.plugins.autopay.schedule import Plan, charge_day, plan, retry_day
 
 log = logging.getLogger("arportal.plugins.autopay")
@@ -379,4 +379,4 @@ async def settle_by_key(ctx: TenantContext, key: str, result: ChargeResult) -> b
     return True
 
 
-__all__ = ["gateway_named", "run_autopay", "settle", "settle_by_key"]
+__all__ = ["run_autopay", "settle", "settle_by_key"]

@@ -11,6 +11,11 @@ from arportal import TenantContext, enqueue_mail, portal_urls
 from arportal.plugins.autopay.i18n import translator
 
 
+def one_line(text: str) -> str:
+    """A subject made of the operator's data (names, invoice numbers) on one line."""
+    return " ".join(text.split())
+
+
 def method_label(tr: Any, brand: str, last4: str) -> str:
     return tr("{brand} ending in {last4}", brand=(brand or "card").title(), last4=last4)
 
@@ -25,7 +30,7 @@ async def _to_customer(
     await enqueue_mail(
         ctx,
         to=[customer["email"]],
-        subject=subject,
+        subject=one_line(subject),
         template=f"autopay:mail/{template}",
         context={
             "tr": translator(customer["locale"]),
@@ -96,6 +101,6 @@ async def to_operator(
     if not address:
         return
     await enqueue_mail(
-        ctx, to=[address], subject=subject, template=f"autopay:mail/{template}",
+        ctx, to=[address], subject=one_line(subject), template=f"autopay:mail/{template}",
         context={"tr": translator("en"), "locale": "en", **context}, dedupe_key=dedupe_key,
     )

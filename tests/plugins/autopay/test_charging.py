@@ -351,3 +351,16 @@ async def test_gateway_calls_run_concurrently_up_to_max_in_flight(make_config: A
         assert report["succeeded"] == 12
         assert gateway.most == 3
         assert {a["gateway"] for a in await attempts()} == {"counting"}
+
+
+async def test_mail_subjects_stay_on_one_line(app: Any, tenant: Any, today: Any) -> None:
+    """An invoice number with a line break (ERPs allow odd ones) cannot add a mail header."""
+    await enable(app, tenant, notice_days=0)
+    await customer_with_card(app, tenant)
+    await api(app, tenant, "PUT", "/invoices", [{
+        "external_id": "ODD", "customer_external_id": "C1", "number": "7\r\nBcc: x@evil.test",
+        "issue_date": today.isoformat(), "due_date": today.isoformat(), "currency": "EUR",
+        "total": "5.00"}])
+    assert (await run_job(app))["succeeded"] == 1
+    receipt = (await mails("ap@buyer.test"))[-1]
+    assert receipt["subject"] == "Receipt: invoice 7 Bcc: x@evil.test paid"
