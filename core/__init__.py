@@ -32,7 +32,7 @@ from arportal.files import (
 )
 from arportal.holds import HoldsUnavailable, holds_for
 from arportal.hookspecs import hookimpl, hookspec
-from arportal.ledger import LedgerError, record_payment
+from arportal.ledger import LedgerError, record_payment, record_payments
 from arportal.links import portal_urls
 from arportal.models import Customer, Invoice, StoredFile, Tenant
 from arportal.money import MoneyError, currency_exponent, from_minor, round_minor, to_minor
@@ -84,6 +84,7 @@ __all__ = [
     "portal_page",
     "portal_urls",
     "record_payment",
+    "record_payments",
     "read_upload",
     "render_fragment",
     "round_minor",

@@ -1354,25 +1354,40 @@ async def record_payment(
     allocations: dict[str, Decimal] | None = None,
 ) -> Row:
     """Record one payment (`allocations`: invoice external id -> amount), as the admin API
-    shows it. The public path for plugins that take payments (autopay).
+    shows it. The public path for plugins that take payments (autopay); `record_payments`
+    records many at once.
 
     Insert-only: when a payment with this `external_id` is already recorded it is answered
     as stored and nothing changes, so a retry after a crash (which may compute other
     allocations) never applies a payment twice. Errors raise `LedgerError` like
     `upsert_payments`; events follow the commit as they do there."""
-    item = PaymentIn(
-        external_id=external_id,
-        customer_external_id=customer_external_id,
-        date=date,
-        currency=currency,
-        amount=amount,
-        allocations=[
-            AllocationIn(invoice_external_id=invoice, amount=value)
-            for invoice, value in (allocations or {}).items()
-        ],
-    )
-    rows = await _upsert_docs(ctx, PAYMENTS, [item], None, keep_existing=True)
-    return doc_out(rows)[0]
+    (row,) = await record_payments(ctx, [{
+        "external_id": external_id, "customer_external_id": customer_external_id,
+        "date": date, "currency": currency, "amount": amount, "allocations": allocations,
+    }])
+    return row
+
+
+async def record_payments(ctx: TenantContext, payments: Sequence[dict[str, Any]]) -> list[Row]:
+    """`record_payment` for many payments (dicts of its keyword arguments) in one
+    transaction, all or nothing; answers them in order."""
+    items = [
+        PaymentIn(
+            external_id=p["external_id"],
+            customer_external_id=p["customer_external_id"],
+            date=p["date"],
+            currency=p["currency"],
+            amount=p["amount"],
+            allocations=[
+                AllocationIn(invoice_external_id=invoice, amount=value)
+                for invoice, value in (p.get("allocations") or {}).items()
+            ],
+        )
+        for p in payments
+    ]
+    if not items:
+        return []
+    return doc_out(await _upsert_docs(ctx, PAYMENTS, items, None, keep_existing=True))
 
 
 async def _upsert_docs(

@@ -17,7 +17,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,7 @@ from arportal import (
     TenantContext,
     emit_event,
     holds_for,
-    record_payment,
+    record_payments,
 )
 from arportal.plugins.autopay import mail, store
 from arportal.plugins.autopay.gateways.base import (
@@ -42,6 +42,10 @@ from arportal.plugins.autopay.registry import gateways, tenant_gateway
 from arportal.plugins.autopay.schedule import Plan, charge_day, plan, retry_day
 
 log = logging.getLogger("arportal.plugins.autopay")
+
+CHUNK_PER_CALL = 4
+"""Invoices claimed together: this many per gateway call allowed at once."""
+CHUNKS_AT_ONCE = 3
 
 
 @dataclasses.dataclass
@@ -88,105 +92,147 @@ def event_data(attempt: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# --- settling one attempt ------------------------------------------------------------------
+# --- settling attempts, a batch at a time -------------------------------------------------
 
 
-async def _record(ctx: TenantContext, attempt: dict[str, Any], charge_id: str) -> str:
-    """The payment of a successful charge, allocated to its invoice as far as it is still
-    due (a payment recorded meanwhile leaves the rest unallocated, for the operator)."""
-    external_id = f"autopay-{charge_id}"[:100]
-    invoice = await store.fresh_invoice(ctx, attempt["invoice"])
-    amount = attempt["amount_minor"]
-    currency = attempt["currency"]
-    allocated = 0
-    if invoice and invoice["status"] == "open" and invoice["currency"] == currency:
-        allocated = min(amount, invoice["amount_due_minor"])
-    payment = {
-        "external_id": external_id,
+Outcome = tuple[dict[str, Any], ChargeResult | Exception]
+"""An attempt and what its gateway call gave: a result, or why the outcome is unknown."""
+
+
+def _payment_of(attempt: dict[str, Any], charge_id: str, allocated: int | None = None
+                ) -> dict[str, Any]:
+    """The ledger payment of a successful charge, allocated to its invoice (`allocated`:
+    how much of it, by default all)."""
+    amount, currency = attempt["amount_minor"], attempt["currency"]
+    share = amount if allocated is None else allocated
+    return {
+        "external_id": f"autopay-{charge_id}"[:100],
         "customer_external_id": attempt["customer_external_id"],
         "date": attempt["charged_on"],
         "currency": currency,
         "amount": decimal_amount(amount, currency),
+        "allocations": (
+            {attempt["invoice_external_id"]: decimal_amount(share, currency)} if share else {}
+        ),
     }
-    allocations = (
-        {attempt["invoice_external_id"]: decimal_amount(allocated, currency)} if allocated else {}
-    )
+
+
+async def _record_one(ctx: TenantContext, attempt: dict[str, Any], charge_id: str) -> None:
+    """One payment, allocated to its invoice as far as it is still due (a payment recorded
+    meanwhile leaves the rest unallocated, for the operator)."""
+    invoice = await store.fresh_invoice(ctx, attempt["invoice"])
+    allocated = 0
+    if invoice and invoice["status"] == "open" and invoice["currency"] == attempt["currency"]:
+        allocated = min(attempt["amount_minor"], invoice["amount_due_minor"])
+    payment = _payment_of(attempt, charge_id, allocated)
     try:
-        await record_payment(ctx, **payment, allocations=allocations)
+        await record_payments(ctx, [payment])
     except LedgerError as exc:
-        if not allocations:
+        if not payment["allocations"]:
             raise
-        log.warning("tenant %s: payment %s recorded unallocated: %s", ctx.slug, external_id, exc)
-        await record_payment(ctx, **payment)
-    return external_id
+        log.warning("tenant %s: payment %s recorded unallocated: %s", ctx.slug,
+                    payment["external_id"], exc)
+        await record_payments(ctx, [{**payment, "allocations": {}}])
 
 
-async def settle(ctx: TenantContext, attempt: dict[str, Any], result: ChargeResult,
-                 report: Report) -> None:
-    """Record the outcome of a held attempt, then mail and announce it (once)."""
-    tr = translator(attempt["customer_locale"])
-    method = mail.method_label(tr, attempt["brand"], attempt["last4"])
-    if result.status == "succeeded":
-        payment_id = await _record(ctx, attempt, result.charge_id)
-        values = {"status": "succeeded", "charge_id": result.charge_id,
-                  "payment_external_id": payment_id, "message": ""}
-        if not await store.finish_attempt(attempt["id"], values):
-            return
-        attempt = {**attempt, **values}
-        report.succeeded += 1
-        await mail.receipt(ctx, attempt, method)
-        await _announce(ctx, "autopay_succeeded", attempt)
-        return
-    failures = [*await store.failure_days(attempt), attempt["charged_on"]]
-    retry = retry_day(failures, result.hard, ctx.settings("autopay").retry_days)
-    values = {"status": "failed", "charge_id": result.charge_id,
-              "decline_code": result.decline_code[:64], "message": result.message[:500],
-              "hard": result.hard, "final": retry is None, "retry_on": retry}
-    if not await store.finish_attempt(attempt["id"], values):
-        return
-    attempt = {**attempt, **values}
-    report.failed += 1
-    await mail.declined(ctx, attempt, method)
-    if retry is None:
-        await _pause(ctx, attempt, result)
-    await _announce(ctx, "autopay_failed", attempt)
+async def _record(ctx: TenantContext, paid: list[tuple[dict[str, Any], ChargeResult]]) -> None:
+    """The payments of successful charges: in one ledger write, or one by one when one of
+    them no longer fits its invoice."""
+    try:
+        await record_payments(ctx, [_payment_of(a, r.charge_id) for a, r in paid])
+    except LedgerError:
+        for attempt, result in paid:
+            await _record_one(ctx, attempt, result.charge_id)
 
 
-async def _pause(ctx: TenantContext, attempt: dict[str, Any], result: ChargeResult) -> None:
+async def settle(ctx: TenantContext, outcomes: list[Outcome], report: Report) -> None:
+    """Record what the gateway said about held attempts: the payments first (the ledger's own
+    transaction), then in one transaction each attempt's outcome with its mail, then the
+    events. A crash between two steps leaves attempts pending, to be settled again with the
+    same answer (payments are insert-only, mails deduplicated)."""
+    paid = [(a, r) for a, r in outcomes if isinstance(r, ChargeResult) and r.status == "succeeded"]
+    if paid:
+        await _record(ctx, paid)
+    announced: list[tuple[str, dict[str, Any]]] = []
+    paused: list[dict[str, Any]] = []
+    retry_days = ctx.settings("autopay").retry_days
+    async with store.writing():
+        for attempt, result in outcomes:
+            if not isinstance(result, ChargeResult):
+                report.unknown += 1
+                log.warning("tenant %s: attempt %s left pending: %s", ctx.slug, attempt["id"],
+                            result)
+                await store.hold_for_later(attempt["id"], str(result))
+                continue
+            tr = translator(attempt["customer_locale"])
+            method = mail.method_label(tr, attempt["brand"], attempt["last4"])
+            if result.status == "succeeded":
+                values: dict[str, Any] = {
+                    "status": "succeeded", "charge_id": result.charge_id, "message": "",
+                    "payment_external_id": _payment_of(attempt, result.charge_id)["external_id"],
+                }
+                if not await store.finish_attempt(attempt["id"], values):
+                    continue
+                attempt = {**attempt, **values}
+                report.succeeded += 1
+                await mail.receipt(ctx, attempt, method)
+                announced.append(("autopay_succeeded", attempt))
+                continue
+            failures = [*await store.failure_days(attempt), attempt["charged_on"]]
+            retry = retry_day(failures, result.hard, retry_days)
+            values = {"status": "failed", "charge_id": result.charge_id,
+                      "decline_code": result.decline_code[:64], "message": result.message[:500],
+                      "hard": result.hard, "final": retry is None, "retry_on": retry}
+            if not await store.finish_attempt(attempt["id"], values):
+                continue
+            attempt = {**attempt, **values}
+            report.failed += 1
+            await mail.declined(ctx, attempt, method)
+            if retry is None and await _pause(ctx, attempt, result):
+                paused.append(attempt)
+            announced.append(("autopay_failed", attempt))
+    async with store.writing():
+        for attempt in paused:
+            data = {"customer_external_id": attempt["customer_external_id"],
+                    "reason": attempt["pause_reason"],
+                    "invoice_external_id": attempt["invoice_external_id"]}
+            await emit_event(ctx, "autopay_method_paused", data, subject_type="customer",
+                             subject_id=attempt["customer_external_id"])
+        for name, attempt in announced:
+            data = event_data(attempt)
+            await emit_event(ctx, name, data, subject_type="invoice",
+                             subject_id=attempt["invoice_external_id"])
+            await ctx.call(f"arportal_{name}", attempt=data)
+
+
+async def _pause(ctx: TenantContext, attempt: dict[str, Any], result: ChargeResult) -> bool:
+    """Pause the method after its last retry or a hard decline, and tell the operator."""
     reason = (
         f"declined ({result.decline_code or 'card_declined'})"
         if result.hard else f"declined {attempt['attempt_no']} times"
     )
+    attempt["pause_reason"] = reason
     if not await store.set_method_status(
         ctx, attempt["customer"], attempt["method_key"], "paused", reason
     ):
-        return
-    data = {"customer_external_id": attempt["customer_external_id"], "reason": reason,
-            "invoice_external_id": attempt["invoice_external_id"]}
-    await emit_event(ctx, "autopay_method_paused", data, subject_type="customer",
-                     subject_id=attempt["customer_external_id"])
+        return False
     await mail.to_operator(
         ctx, f"Autopay paused for {attempt['customer_name']}", "operator_paused",
         f"autopay-paused-{attempt['method_key']}", attempt=attempt, reason=reason,
     )
+    return True
 
 
-async def _announce(ctx: TenantContext, name: str, attempt: dict[str, Any]) -> None:
-    data = event_data(attempt)
-    await emit_event(ctx, name, data, subject_type="invoice",
-                     subject_id=attempt["invoice_external_id"])
-    await ctx.call(f"arportal_{name}", attempt=data)
-
-
-async def _charge(ctx: TenantContext, charger: Any, attempt: dict[str, Any],
-                  gate: asyncio.Semaphore, report: Report) -> None:
+async def _call(charger: Any, attempt: dict[str, Any], gate: asyncio.Semaphore) -> Outcome:
+    """One gateway call, at most `max_in_flight` at once. Anything but an answer (a timeout,
+    a bug) leaves the outcome unknown: the attempt stays pending for reconciliation."""
     request = ChargeRequest(
         idempotency_key=attempt["idempotency_key"],
         amount_minor=attempt["amount_minor"],
         currency=attempt["currency"],
         reference=attempt["reference"],
         gateway_customer=attempt["gateway_customer"],
-        description=f"{ctx.name}: invoice {attempt['invoice_number']}"[:300],
+        description=f"{attempt['tenant_name']}: invoice {attempt['invoice_number']}"[:300],
         metadata={
             "arportal_attempt": attempt["idempotency_key"],
             "invoice": attempt["invoice_external_id"],
@@ -195,13 +241,12 @@ async def _charge(ctx: TenantContext, charger: Any, attempt: dict[str, Any],
     )
     try:
         async with gate:
-            result = await charger.charge(request)
+            return attempt, await charger.charge(request)
     except GatewayUnavailable as exc:
-        report.unknown += 1
-        log.warning("tenant %s: attempt %s left pending: %s", ctx.slug, attempt["id"], exc)
-        await store.hold_for_later(attempt["id"], str(exc))
-        return
-    await settle(ctx, attempt, result, report)
+        return attempt, exc
+    except Exception as exc:
+        log.exception("gateway %r failed on attempt %s", attempt["gateway"], attempt["id"])
+        return attempt, exc
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -215,7 +260,7 @@ async def reconcile(ctx: TenantContext, gate: asyncio.Semaphore, report: Report)
     installed = await gateways(ctx)
     by_gateway: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for attempt in stale:
-        by_gateway[attempt["gateway"]].append(attempt)
+        by_gateway[attempt["gateway"]].append({**attempt, "tenant_name": ctx.name})
     for name, attempts in by_gateway.items():
         gateway = installed.get(name)
         if gateway is None:
@@ -223,14 +268,17 @@ async def reconcile(ctx: TenantContext, gate: asyncio.Semaphore, report: Report)
                       ctx.slug, len(attempts), name)
             report.errors += len(attempts)
             continue
+        report.reconciled += len(attempts)
         window = gateway.idempotency_window
-        async with gateway.open_session(ctx) as charger:
-            for attempt in attempts:
-                report.reconciled += 1
-                if window is not None and attempt["created_at"] + window < store.now():
-                    await _to_review(ctx, attempt, report)
-                    continue
-                await _guarded(ctx, _charge(ctx, charger, attempt, gate, report), attempt, report)
+        late = [a for a in attempts
+                if window is not None and a["created_at"] + window < store.now()]
+        for attempt in late:
+            await _to_review(ctx, attempt, report)
+        asked = [a for a in attempts if a not in late]
+        if asked:
+            async with gateway.open_session(ctx) as charger:
+                outcomes = await asyncio.gather(*(_call(charger, a, gate) for a in asked))
+            await settle(ctx, list(outcomes), report)
 
 
 async def _to_review(ctx: TenantContext, attempt: dict[str, Any], report: Report) -> None:
@@ -245,17 +293,6 @@ async def _to_review(ctx: TenantContext, attempt: dict[str, Any], report: Report
         ctx, f"Autopay: check invoice {attempt['invoice_number']}", "operator_review",
         f"autopay-review-{attempt['idempotency_key']}", attempt=attempt,
     )
-
-
-async def _guarded(ctx: TenantContext, work: Any, attempt: dict[str, Any], report: Report) -> None:
-    """One invoice's failure (a database error, a bug) must not stop the others: it is logged
-    and its attempt stays pending for the next run."""
-    try:
-        await work
-    except Exception:
-        report.errors += 1
-        log.exception("tenant %s: autopay failed for invoice %s", ctx.slug,
-                      attempt.get("invoice_external_id") or attempt.get("external_id"))
 
 
 async def _expire_methods(ctx: TenantContext, rows: list[dict[str, Any]], today: dt.date,
@@ -286,28 +323,40 @@ def _method(row: dict[str, Any]) -> dict[str, Any]:
 
 async def _send_notices(ctx: TenantContext, due: list[tuple[dict[str, Any], Plan]],
                         today: dt.date, report: Report) -> None:
+    """Note the notices (one statement per thousand), then mail each customer once, listing
+    the invoices this process noted (another process may have noted some)."""
     settings = ctx.settings("autopay")
+    rows = {row["id"]: (row, planned) for row, planned in due}
+    noted = await store.record_notices(ctx, [
+        (row, charge_day(row["due_date"], row["method_saved_on"], settings.days_before_due))
+        for row, _planned in due
+    ], today)
     by_customer: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row, planned in due:
-        day = charge_day(row["due_date"], row["method_saved_on"], settings.days_before_due)
-        if await store.record_notice(ctx, row, day, today):
-            by_customer[row["customer"]].append({**row, "charge_on": planned.next_charge})
-    for rows in by_customer.values():
-        report.notices += len(rows)
-        first = rows[0]
-        customer = mail.customer_of(first)
-        tr = translator(customer["locale"])
-        label = mail.method_label(tr, first["method_brand"], first["method_last4"])
-        items = [
-            {"number": r["number"], "amount_minor": r["amount_due_minor"],
-             "currency": r["currency"], "charge_on": r["charge_on"]}
-            for r in rows
-        ]
-        digest = hashlib.sha256(
-            repr([(r["id"], r["amount_due_minor"]) for r in rows]).encode()
-        ).hexdigest()[:16]
-        await mail.notice(ctx, customer, items, label,
-                          f"autopay-notice-{customer['id']}-{today.isoformat()}-{digest}")
+    for invoice_id in noted:
+        row, planned = rows[invoice_id]
+        by_customer[row["customer"]].append({**row, "charge_on": planned.next_charge})
+    async with store.writing():
+        for customer_rows in by_customer.values():
+            await _notice_mail(ctx, customer_rows, today, report)
+
+
+async def _notice_mail(ctx: TenantContext, rows: list[dict[str, Any]], today: dt.date,
+                       report: Report) -> None:
+    report.notices += len(rows)
+    first = rows[0]
+    customer = mail.customer_of(first)
+    tr = translator(customer["locale"])
+    label = mail.method_label(tr, first["method_brand"], first["method_last4"])
+    items = [
+        {"number": r["number"], "amount_minor": r["amount_due_minor"],
+         "currency": r["currency"], "charge_on": r["charge_on"]}
+        for r in rows
+    ]
+    digest = hashlib.sha256(
+        repr(sorted((r["id"], r["amount_due_minor"]) for r in rows)).encode()
+    ).hexdigest()[:16]
+    await mail.notice(ctx, customer, items, label,
+                      f"autopay-notice-{customer['id']}-{today.isoformat()}-{digest}")
 
 
 async def run_autopay(ctx: TenantContext) -> dict[str, Any]:
@@ -335,38 +384,40 @@ async def run_autopay(ctx: TenantContext) -> dict[str, Any]:
         report.held = len(held)
         planned = [(row, p) for row, p in planned if row["id"] not in held]
     await _send_notices(ctx, [(row, p) for row, p in planned if p.notice], today, report)
-    due = [(row, attempts.get(row["id"], [])) for row, p in planned if p.charge]
-    queue: asyncio.Queue[tuple[dict[str, Any], list[dict[str, Any]]]] = asyncio.Queue()
-    for item in due:
-        queue.put_nowait(item)
-
-    async def worker(charger: Any) -> None:
-        while not queue.empty():
-            row, previous = queue.get_nowait()
-            await _guarded(ctx, _claim_and_charge(ctx, charger, row, previous, today, gate, report),
-                           row, report)
-
+    due = [
+        {**row, "attempt_no": max((a["attempt_no"] for a in attempts.get(row["id"], [])),
+                                  default=0) + 1}
+        for row, p in planned if p.charge
+    ]
     if due:
         async with gateway.open_session(ctx) as charger:
-            # Twice as many workers as gateway calls at once: database work overlaps the calls.
-            workers = min(len(due), settings.max_in_flight * 2)
-            await asyncio.gather(*(worker(charger) for _ in range(workers)))
+            await _charge_all(ctx, charger, due, today, gate, settings.max_in_flight, report)
     return dataclasses.asdict(report)
 
 
-async def _claim_and_charge(ctx: TenantContext, charger: Any, row: dict[str, Any],
-                            previous: list[dict[str, Any]], today: dt.date,
-                            gate: asyncio.Semaphore, report: Report) -> None:
-    invoice = await store.fresh_invoice(ctx, row["id"])
-    if invoice is None or invoice["status"] != "open" or invoice["amount_due_minor"] <= 0:
-        return
-    amount = min(invoice["amount_due_minor"], row["amount_due_minor"])
-    attempt_no = max((a["attempt_no"] for a in previous), default=0) + 1
-    attempt = await store.claim_attempt(ctx, row, attempt_no, amount, today)
-    if attempt is None:
-        return
-    report.charged += 1
-    await _charge(ctx, charger, attempt, gate, report)
+async def _charge_all(ctx: TenantContext, charger: Any, due: list[dict[str, Any]],
+                      today: dt.date, gate: asyncio.Semaphore, max_in_flight: int,
+                      report: Report) -> None:
+    """Chunks of invoices, each claimed in one statement, charged concurrently, then settled
+    together. A few chunks are in progress at once, so the gateway calls of one overlap the
+    database work of another."""
+    size = max(8, max_in_flight * CHUNK_PER_CALL)
+    chunks = deque(due[start:start + size] for start in range(0, len(due), size))
+
+    async def worker() -> None:
+        while chunks:
+            chunk = chunks.popleft()
+            try:
+                claimed = await store.claim_attempts(ctx, chunk, today)
+                report.charged += len(claimed)
+                outcomes = await asyncio.gather(*(_call(charger, a, gate) for a in claimed))
+                await settle(ctx, list(outcomes), report)
+            except Exception:
+                # The chunk's attempts stay pending (if claimed) and are reconciled later.
+                report.errors += len(chunk)
+                log.exception("tenant %s: autopay failed for %d invoices", ctx.slug, len(chunk))
+
+    await asyncio.gather(*(worker() for _ in range(min(CHUNKS_AT_ONCE, len(chunks)))))
 
 
 async def settle_by_key(ctx: TenantContext, key: str, result: ChargeResult) -> bool:
@@ -375,7 +426,7 @@ async def settle_by_key(ctx: TenantContext, key: str, result: ChargeResult) -> b
     attempt = await store.reclaim_by_key(ctx, key)
     if attempt is None:
         return False
-    await settle(ctx, attempt, result, Report())
+    await settle(ctx, [(attempt, result)], Report())
     return True
 
 

@@ -9,6 +9,8 @@ import hashlib
 import hmac
 from typing import Any
 
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
 from arportal import TenantContext
 from arportal.plugins.autopay.models import AutopayAttempt, AutopayMethod, AutopayNotice
 
@@ -43,9 +45,10 @@ _OPEN_NOTICES = (
     " FROM autopay_notice n JOIN invoice i ON i.id = n.invoice"
     " WHERE n.tenant = {} AND i.status = 'open'"
 )
+NOTICE_BATCH = 1000
 _NOTICE = (
     "INSERT INTO autopay_notice (tenant, customer, invoice, amount_minor, charge_on, sent_on)"
-    " VALUES ({}, {}, {}, {}, {}, {})"
+    " VALUES {values}"
     " ON CONFLICT (invoice) DO UPDATE SET amount_minor = excluded.amount_minor,"
     " charge_on = excluded.charge_on, sent_on = excluded.sent_on"
     " WHERE autopay_notice.amount_minor < excluded.amount_minor"
@@ -67,6 +70,19 @@ _RECLAIM_ONE = (
     " WHERE tenant = {} AND idempotency_key = {} AND status = 'pending'"
     " AND claimed_until < {} RETURNING id"
 )
+
+
+_ATTEMPT_COLUMNS = {column._meta.name for column in AutopayAttempt._meta.columns}
+
+
+def writing() -> Any:
+    """A write transaction (statements on one connection, committed together): IMMEDIATE on
+    SQLite, so two writers queue instead of failing when a read turns into a write. Inside
+    another transaction it joins that one."""
+    engine = AutopayAttempt._meta.db
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
 
 
 def now() -> dt.datetime:
@@ -99,16 +115,25 @@ async def open_notices(ctx: TenantContext) -> dict[int, dict[str, Any]]:
     return {row["invoice"]: row for row in await AutopayNotice.raw(_OPEN_NOTICES, ctx.tenant_id)}
 
 
-async def record_notice(
-    ctx: TenantContext, invoice: dict[str, Any], charge_on: dt.date, today: dt.date
-) -> bool:
-    """Note the notice of an invoice for its amount due; False when one for at least this
-    amount exists (another process sent it)."""
-    rows = await AutopayNotice.raw(
-        _NOTICE, ctx.tenant_id, invoice["customer"], invoice["id"],
-        invoice["amount_due_minor"], charge_on, today,
-    )
-    return bool(rows)
+async def record_notices(
+    ctx: TenantContext, noticed: list[tuple[dict[str, Any], dt.date]], today: dt.date
+) -> set[int]:
+    """Note the notice of each invoice for its amount due (with its charge day); answers the
+    invoices noted here, leaving out those with a notice for at least this amount already
+    (another process sent it)."""
+    noted: set[int] = set()
+    for start in range(0, len(noticed), NOTICE_BATCH):
+        batch = noticed[start:start + NOTICE_BATCH]
+        values = ", ".join(["({}, {}, {}, {}, {}, {})"] * len(batch))
+        params = [
+            value
+            for invoice, charge_on in batch
+            for value in (ctx.tenant_id, invoice["customer"], invoice["id"],
+                          invoice["amount_due_minor"], charge_on, today)
+        ]
+        rows = await AutopayNotice.raw(_NOTICE.format(values=values), *params)
+        noted.update(row["invoice"] for row in rows)
+    return noted
 
 
 async def fresh_invoice(ctx: TenantContext, invoice_id: int) -> dict[str, Any] | None:
@@ -119,42 +144,78 @@ async def fresh_invoice(ctx: TenantContext, invoice_id: int) -> dict[str, Any] |
     return rows[0] if rows else None
 
 
-async def claim_attempt(
-    ctx: TenantContext, invoice: dict[str, Any], attempt_no: int, amount_minor: int,
-    today: dt.date,
-) -> dict[str, Any] | None:
-    """Write attempt `attempt_no` of the invoice, pending and held by this process, with its
-    idempotency key, before the gateway is called. None when that attempt already exists:
-    another process made it, and only the one whose insert succeeded calls the gateway."""
+async def fresh_invoices(ctx: TenantContext, ids: list[int]) -> dict[int, dict[str, Any]]:
+    if not ids:
+        return {}
+    rows = await AutopayAttempt.raw(
+        "SELECT id, status, amount_due_minor, currency FROM invoice WHERE tenant = {}"
+        f" AND id IN ({', '.join(['{}'] * len(ids))})",
+        ctx.tenant_id, *ids,
+    )
+    return {row["id"]: row for row in rows}
+
+
+async def claim_attempts(
+    ctx: TenantContext, due: list[dict[str, Any]], today: dt.date
+) -> list[dict[str, Any]]:
+    """Write the next attempt of each invoice (`due`: candidate rows with their
+    `attempt_no`), pending and held by this process, with its idempotency key, before the
+    gateway is called, in one statement. Answers the attempts this process inserted: an
+    attempt that already exists was made by another process, and only the process whose
+    insert succeeded calls the gateway. The amount is the invoice's amount due as it is now
+    (never more than its notice said); an invoice paid meanwhile is left out."""
+    fresh = await fresh_invoices(ctx, [row["id"] for row in due])
     moment = now()
-    attempt = AutopayAttempt(
-        tenant=ctx.tenant_id,
-        customer=invoice["customer"],
-        invoice=invoice["id"],
-        attempt_no=attempt_no,
-        method_key=invoice["method_key"],
-        gateway=invoice["method_gateway"],
-        reference=invoice["method_reference"],
-        gateway_customer=invoice["method_gateway_customer"],
-        brand=invoice["method_brand"],
-        last4=invoice["method_last4"],
-        idempotency_key=idempotency_key(ctx, invoice, attempt_no),
-        amount_minor=amount_minor,
-        currency=invoice["currency"],
-        status="pending",
-        charged_on=today,
-        claimed_until=moment + ATTEMPT_LEASE,
-        created_at=moment,
-        updated_at=moment,
-    )
+    made: dict[int, dict[str, Any]] = {}
+    for row in due:
+        invoice = fresh.get(row["id"])
+        if invoice is None or invoice["status"] != "open" or invoice["amount_due_minor"] <= 0:
+            continue
+        made[row["id"]] = {
+            "tenant": ctx.tenant_id,
+            "tenant_name": ctx.name,
+            "customer": row["customer"],
+            "invoice": row["id"],
+            "attempt_no": row["attempt_no"],
+            "method_key": row["method_key"],
+            "gateway": row["method_gateway"],
+            "reference": row["method_reference"],
+            "gateway_customer": row["method_gateway_customer"],
+            "brand": row["method_brand"],
+            "last4": row["method_last4"],
+            "idempotency_key": idempotency_key(ctx, row, row["attempt_no"]),
+            "amount_minor": min(invoice["amount_due_minor"], row["amount_due_minor"]),
+            "currency": row["currency"],
+            "status": "pending",
+            "charge_id": "",
+            "decline_code": "",
+            "message": "",
+            "hard": False,
+            "final": False,
+            "retry_on": None,
+            "payment_external_id": "",
+            "charged_on": today,
+            "claimed_until": moment + ATTEMPT_LEASE,
+            "created_at": moment,
+            "updated_at": moment,
+            "invoice_external_id": row["external_id"],
+            "invoice_number": row["number"],
+            "customer_external_id": row["customer_external_id"],
+            "customer_name": row["customer_name"],
+            "customer_email": row["customer_email"],
+            "customer_locale": row["customer_locale"],
+        }
+    if not made:
+        return []
     rows = await (
-        AutopayAttempt.insert(attempt)
+        AutopayAttempt.insert(*[
+            AutopayAttempt(**{k: v for k, v in attempt.items() if k in _ATTEMPT_COLUMNS})
+            for attempt in made.values()
+        ])
         .on_conflict(action="DO NOTHING")
-        .returning(AutopayAttempt.id)
+        .returning(AutopayAttempt.id, AutopayAttempt.invoice)
     )
-    if not rows:
-        return None
-    return await attempt_view(ctx, rows[0]["id"])
+    return [{**made[row["invoice"]], "id": row["id"]} for row in rows]
 
 
 async def attempt_view(ctx: TenantContext, attempt_id: int) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from arportal import hookimpl, record_payment
+from arportal import hookimpl, record_payments
 from arportal.plugins.autopay import charging, store
 from arportal.plugins.autopay import plugin as autopay_plugin
 from arportal.plugins.autopay.gateways.sandbox import SandboxGateway
@@ -164,10 +164,10 @@ async def test_a_crash_between_charge_and_record_is_reconciled(
     async def crash(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the process died here")
 
-    monkeypatch.setattr(charging, "record_payment", crash)
+    monkeypatch.setattr(charging, "record_payments", crash)
     report = await run_job(app)
     assert (report["charged"], report["succeeded"], report["errors"]) == (1, 0, 1)
-    monkeypatch.setattr(charging, "record_payment", record_payment)
+    monkeypatch.setattr(charging, "record_payments", record_payments)
     (charge,) = await sandbox_charges()
     (attempt,) = await attempts()
     assert attempt["status"] == "pending" and await payments(app, tenant) == []

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from arportal import record_payment
+from arportal import record_payments
 from arportal.config import PluginsConfig
 from arportal.plugins.autopay import plugin as autopay_plugin
 from tests.conftest import make_tenant, running_app
@@ -185,9 +185,9 @@ async def test_a_lost_answer_is_settled_by_the_signed_webhook(
     async def crash(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the process died before recording the payment")
 
-    monkeypatch.setattr(charging, "record_payment", crash)
+    monkeypatch.setattr(charging, "record_payments", crash)
     assert (await run_job(app))["errors"] == 1
-    monkeypatch.setattr(charging, "record_payment", record_payment)
+    monkeypatch.setattr(charging, "record_payments", record_payments)
     (attempt,) = await attempts("I-1")
     assert attempt["status"] == "pending"
     intent = stripe_server.intents[0]
@@ -232,9 +232,9 @@ async def test_the_next_run_reconciles_with_the_same_key(
     async def crash(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("killed")
 
-    monkeypatch.setattr(charging, "record_payment", crash)
+    monkeypatch.setattr(charging, "record_payments", crash)
     await run_job(app)
-    monkeypatch.setattr(charging, "record_payment", record_payment)
+    monkeypatch.setattr(charging, "record_payments", record_payments)
     clock.advance(minutes=11)
     report = await run_job(app)
     assert (report["reconciled"], report["succeeded"]) == (1, 1)
@@ -256,9 +256,9 @@ async def test_an_answer_lost_longer_than_stripe_remembers_goes_to_review(
     async def crash(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("killed")
 
-    monkeypatch.setattr(charging, "record_payment", crash)
+    monkeypatch.setattr(charging, "record_payments", crash)
     await run_job(app)
-    monkeypatch.setattr(charging, "record_payment", record_payment)
+    monkeypatch.setattr(charging, "record_payments", record_payments)
     clock.advance(hours=30)
     report = await run_job(app)
     assert (report["review"], report["succeeded"]) == (1, 0)
