@@ -6,8 +6,12 @@ idempotency key and a lease before the gateway is called; the process whose inse
 is the only one that calls. A process that dies after the gateway charged leaves the attempt
 pending; once its lease is over the next run (or the gateway's webhook) asks the gateway again
 with the same key, which answers the same charge, and records it. Payments go to the ledger
-through `arportal.record_payment`, which is insert-only by external id, so recording twice
+through `arportal.record_payments`, which is insert-only by external id, so recording twice
 cannot happen either.
+
+Invoices go in chunks: a chunk is claimed in one statement, its calls run concurrently, and
+it is settled in a few transactions (the database cost per invoice is then a few
+milliseconds, under the gateway's latency), while the next chunks are being charged.
 """
 
 from __future__ import annotations
