@@ -25,12 +25,11 @@ from collections import defaultdict, deque
 from decimal import Decimal
 from typing import Any
 
-from babel.numbers import get_currency_precision
-
 from arportal import (
     LedgerError,
     TenantContext,
     emit_event,
+    from_minor,
     holds_for,
     record_payments,
 )
@@ -67,12 +66,11 @@ class Report:
 
 
 def decimal_amount(minor: int, currency: str) -> Decimal:
-    return Decimal(minor).scaleb(-int(get_currency_precision(currency)))
+    return from_minor(minor, currency)
 
 
 def amount_str(minor: int, currency: str) -> str:
-    exponent = int(get_currency_precision(currency))
-    return str(Decimal(minor).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent)))
+    return str(from_minor(minor, currency))
 
 
 def event_data(attempt: dict[str, Any]) -> dict[str, Any]:
