@@ -4,6 +4,7 @@ issued in the future, void), in USD and EUR, one customer reading French. Seeded
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,8 @@ from arportal.tenancy import create_tenant, get_tenant_by_slug, load_context
 if TYPE_CHECKING:
     from arportal.config import Config
     from arportal.plugin_host import PluginHost
+
+log = logging.getLogger("arportal.demo")
 
 DEMO_SLUG = "demo"
 
@@ -57,6 +60,20 @@ class DemoReport:
         return "\n".join(lines)
 
 
+async def _apply_demo_settings(ctx: Any) -> None:
+    """Every installed plugin's demo settings (`arportal_demo_settings`), each on its own, so
+    one plugin's invalid patch does not keep the others' features off."""
+    from arportal.settings import SettingsError
+    from arportal.settings_store import apply_settings
+
+    patches = await ctx.host.call_by_plugin("arportal_demo_settings", None, isolate=True)
+    for plugin_name, patch in patches:
+        try:
+            await apply_settings(ctx, patch)
+        except (SettingsError, ValueError) as exc:
+            log.warning("demo settings of plugin %r left out: %s", plugin_name, exc)
+
+
 def _amount(customer_index: int, invoice_index: int) -> Decimal:
     cents = 1_250_00 + customer_index * 731_45 + invoice_index * 389_10
     return Decimal(cents) / 100
@@ -78,6 +95,8 @@ async def seed_demo(host: PluginHost, config: Config, today: dt.date | None = No
     if tenant is None:
         tenant = await create_tenant(DEMO_SLUG, "Demo Supplies Ltd")
     ctx = await load_context(host, config, tenant, actor="system:demo")
+    if created:
+        await _apply_demo_settings(ctx)
     today = today or ctx.today()
     if created:
         await upsert_customers(ctx, [

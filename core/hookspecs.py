@@ -119,6 +119,16 @@ def arportal_hookspecs() -> list[Any]:
     """Modules or classes of further hook specifications, for plugins extended in turn."""
 
 
+@hookspec
+def arportal_demo_settings() -> dict[str, Any] | None:
+    """A settings patch for the `demo` tenant that `arportal serve --demo` seeds: the same
+    shape as `PATCH /api/v1/settings` (`{"features": {...}, "<your section>": {...}}`), so a
+    first look at arportal shows your feature working. Applied (and validated) once, before
+    the demo customers are created, each plugin's patch on its own: a patch that fails
+    validation is logged and left out.
+    """
+
+
 # --- Render slots: called per page ---------------------------------------------------------
 
 

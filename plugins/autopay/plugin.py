@@ -140,3 +140,12 @@ async def arportal_customer_details(
             "method": described(method) if method else None,
         }
     return out
+
+
+@hookimpl
+def arportal_demo_settings() -> dict[str, Any]:
+    """Demo customers may turn autopay on, with the sandbox gateway's test cards."""
+    return {
+        "features": {"autopay": True},
+        "autopay": {"gateway": "sandbox", "enable_for_new_customers": True},
+    }

@@ -135,3 +135,18 @@ async def arportal_event(ctx: TenantContext, name: str, data: dict[str, Any]) ->
     """A new sender address gets its confirmation link."""
     if name == "settings_changed" and "sender_email" in data.get("fields", {}).get(SECTION, ()):
         await sender.request_confirmation(ctx)
+
+
+@hookimpl
+def arportal_demo_settings() -> dict[str, Any]:
+    """The demo tenant's colours and contact details (no sender alias: it would mail a
+    confirmation link)."""
+    return {
+        "branding": {
+            "display_name": "Demo Supplies",
+            "primary_color": "#1d4ed8",
+            "banner_color": "#0f172a",
+            "contact_email": "ar@demo.example",
+            "contact_phone": "+15550100100",
+        }
+    }

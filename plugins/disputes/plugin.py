@@ -144,3 +144,9 @@ async def arportal_invoice_holds(ctx: TenantContext, invoices: list[Any]) -> lis
         Hold(invoice_id=invoice_id, reason="dispute", detail=reason_label(ctx, dispute))
         for invoice_id, dispute in open_ones.items()
     ]
+
+
+@hookimpl
+def arportal_demo_settings() -> dict[str, Any]:
+    """The demo tenant takes disputes, reported to a demo address."""
+    return {"features": {"disputes": True}, "disputes": {"notify_emails": ["ar@demo.example"]}}

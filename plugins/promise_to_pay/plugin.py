@@ -170,3 +170,12 @@ async def arportal_invoice_changed(ctx: TenantContext, invoice: Any, previous: A
         & (Promise.status == "pending")
     ):
         await settle(ctx, [invoice_id])
+
+
+@hookimpl
+def arportal_demo_settings() -> dict[str, Any]:
+    """The demo tenant takes promises to pay, reported to a demo address."""
+    return {
+        "features": {"promise_to_pay": True},
+        "promise_to_pay": {"notify_emails": ["ar@demo.example"]},
+    }

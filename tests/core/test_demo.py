@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
+
+import arportal
 from arportal.demo import seed_demo
 from arportal.models import Customer, Invoice, PortalLink, Tenant
+from tests.conftest import running_app
 
 
 async def test_demo_seed_has_the_promised_data_and_runs_once(app, frozen_today) -> None:
@@ -42,3 +48,45 @@ async def test_demo_portal_link_opens_the_portal(app, client, frozen_today) -> N
     response = await client.get(url.replace("http://testserver", ""), follow_redirects=True)
     assert response.status_code == 200
     assert name in response.text or "Demo Supplies" in response.text
+
+
+class _ShowcasePlugin:
+    """Off by default; its demo settings switch it on and fill its required field."""
+
+    @arportal.hookimpl
+    def arportal_features(self) -> list[arportal.Feature]:
+        return [arportal.Feature("showcase", "Showcase", default=False)]
+
+    @arportal.hookimpl
+    def arportal_settings(self) -> list[arportal.SettingsSection]:
+        return [arportal.SettingsSection("showcase", _ShowcaseSettings)]
+
+    @arportal.hookimpl
+    def arportal_demo_settings(self) -> dict[str, Any]:
+        return {"features": {"showcase": True}, "showcase": {"greeting": "Hello from the demo"}}
+
+
+class _BrokenDemoPlugin:
+    @arportal.hookimpl
+    def arportal_features(self) -> list[arportal.Feature]:
+        return [arportal.Feature("broken_demo", "Broken demo", default=False)]
+
+    @arportal.hookimpl
+    def arportal_demo_settings(self) -> dict[str, Any]:
+        return {"features": {"broken_demo": "yes please"}}
+
+
+class _ShowcaseSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    greeting: str = ""
+
+
+async def test_demo_applies_each_plugins_demo_settings(make_config: Any, caplog: Any) -> None:
+    plugins = [("showcase", _ShowcasePlugin()), ("broken_demo", _BrokenDemoPlugin())]
+    async with running_app(make_config(), plugins=plugins) as running:
+        report = await seed_demo(running.host, running.config)
+        headers = {"Authorization": f"Bearer {report.api_key}"}
+        settings = (await running.client.get("/api/v1/settings", headers=headers)).json()
+    assert settings["features"]["showcase"] is True
+    assert settings["showcase"]["greeting"] == "Hello from the demo"
+    assert settings["features"]["broken_demo"] is False, "an invalid patch is left out"
+    assert "demo settings of plugin 'broken_demo' left out" in caplog.text
