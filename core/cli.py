@@ -437,6 +437,32 @@ def plugins_list(ctx: click.Context) -> None:
     emit(ctx, rows, human)
 
 
+@plugins.command("new")
+@click.argument("name")
+@click.option(
+    "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Where to write it (default ./arportal-NAME); must not exist or be empty.",
+)
+@json_option
+@click.pass_context
+def plugins_new(ctx: click.Context, name: str, directory: Path | None) -> None:
+    """Write a ready plugin package: hooks, settings, a portal page, a table, tests."""
+    from arportal.scaffold import ScaffoldError, new_plugin
+
+    try:
+        target = new_plugin(name, directory)
+    except ScaffoldError as exc:
+        raise CliError(str(exc)) from None
+    files = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
+    data = {"name": name, "path": str(target), "files": files}
+    emit(ctx, data, lambda d: click.echo(
+        f"plugin {name!r} written to {d['path']}\n"
+        f"next: cd {d['path']} && pip install -e '.[test]' && pytest\n"
+        f"then `arportal plugins list` shows it; switch it on per tenant with "
+        f"[features] {name} = true"
+    ))
+
+
 @main.group()
 def settings() -> None:
     """A tenant's settings and feature switches (config as code)."""
