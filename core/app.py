@@ -175,6 +175,7 @@ def build_app(
         exception_handlers={NotFoundException: _unrouted},
         debug=False,
     )
+    host.check_routes(app.routes)
     app.state.config = config
     app.state.host = host
     app.state.secret = config.resolved_secret()

@@ -142,6 +142,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int | None, demo: b
                 click.echo(report.describe(config.base_url))
 
     run_async(prepare())
+    _check_app(config)
     logging.getLogger("arportal").setLevel(logging.INFO)
     logging.getLogger("arportal.access").setLevel(logging.INFO)
     if ctx.obj.get("config_path"):
@@ -157,6 +158,18 @@ def serve(ctx: click.Context, host: str, port: int, workers: int | None, demo: b
         log_level="warning",
         proxy_headers=False,
     )
+
+
+def _check_app(config: Config) -> None:
+    """Build (not start) the app once before serving, so every start-up check (routes
+    included) stops the command with its one-line reason instead of failing in a worker."""
+    from arportal.app import build_app
+    from arportal.plugin_host import PluginError
+
+    try:
+        build_app(config, migrate=False)
+    except PluginError as exc:
+        raise CliError(str(exc)) from None
 
 
 @main.command()

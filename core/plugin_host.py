@@ -6,14 +6,17 @@ which keep only the plugins enabled for the tenant, await async implementations 
 failures of render slots and events.
 
 Start-up refuses, with the plugin's name in the message: an implementation of an `arportal_`
-hook that does not exist (a typo), arguments a hook does not offer, a declaration of the wrong
-type or one already made by another plugin, an import that fails (unless
-`plugins.skip_broken`), and a plugin whose `ARPORTAL_REQUIRES` excludes this core version.
+hook that does not exist (a typo) or a near miss of a hook a loaded plugin adds, arguments a
+hook does not offer, a declaration of the wrong type or one already made by another plugin, a
+Piccolo app that does not import, a template folder that does not exist, a route tagged with a
+feature or toggle nobody declares, an import that fails (unless `plugins.skip_broken`), and a
+plugin whose `ARPORTAL_REQUIRES` excludes this core version.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
 import logging
 import os
@@ -100,6 +103,24 @@ def check_compatible(name: str, plugin: Any) -> None:
             f"plugin {name!r} requires arportal {requires}, but this is arportal "
             f"{core_version()}: install a version of the plugin made for it, or disable it "
             f"with plugins.disabled = [{name!r}]"
+        )
+
+
+def _check_piccolo_app(plugin: str, module_name: str) -> None:
+    """The module `arportal_piccolo_app` names must import and hold an `APP_CONFIG`."""
+    from piccolo.conf.apps import AppConfig
+
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise PluginError(
+            f"plugin {plugin!r}: its Piccolo app {module_name!r} failed to import: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(getattr(module, "APP_CONFIG", None), AppConfig):
+        raise PluginError(
+            f"plugin {plugin!r}: its Piccolo app {module_name!r} has no APP_CONFIG "
+            "(a piccolo.conf.apps.AppConfig)"
         )
 
 
@@ -267,8 +288,10 @@ class PluginHost:
             for impl in caller.get_hookimpls():
                 if impl.optionalhook:
                     continue
-                if hook_name.startswith(HOOK_PREFIX):
-                    close = difflib.get_close_matches(hook_name, spec_names, n=1)
+                prefix = hook_name.split("_", 1)[0] + "_"
+                same_family = [name for name in spec_names if name.startswith(prefix)]
+                close = difflib.get_close_matches(hook_name, same_family, n=1)
+                if hook_name.startswith(HOOK_PREFIX) or close:
                     hint = f"; did you mean {close[0]!r}?" if close else ""
                     raise PluginError(
                         f"plugin {impl.plugin_name!r} implements unknown hook {hook_name!r}{hint}"
@@ -346,9 +369,15 @@ class PluginHost:
         for job, plugin in self._declared("arportal_jobs", Job):
             self._claim(names, job.name, job, plugin, "job")
             decl.jobs.append((job, plugin))
-        for app_module, _plugin in self._declared("arportal_piccolo_app", str):
+        for app_module, plugin in self._declared("arportal_piccolo_app", str):
+            _check_piccolo_app(plugin, app_module)
             decl.piccolo_apps.append(app_module)
         for folder, plugin in self._declared("arportal_template_dirs", (str, os.PathLike)):
+            if not os.path.isdir(folder):
+                raise PluginError(
+                    f"plugin {plugin!r}: arportal_template_dirs answered {str(folder)!r}, which "
+                    "is not a folder (are the templates in the package data?)"
+                )
             decl.template_dirs.setdefault(plugin, []).append(str(folder))
         decl.portal_routes = self._declared("arportal_portal_routes", object)
         decl.admin_routes = self._declared("arportal_admin_routes", object)
@@ -377,6 +406,22 @@ class PluginHost:
                     "which no plugin declares"
                 )
         return decl
+
+    def check_routes(self, routes: list[Any]) -> None:
+        """The `feature` and `toggle` tags of every plugin route (as mounted: a Router's or a
+        Controller's `opt` included) name declared ones; a typo would hide the route for
+        ever, since an unknown feature is never on."""
+        kinds = {"feature": self.declarations.features, "toggle": self.declarations.toggles}
+        for route in routes:
+            for handler in getattr(route, "route_handlers", ()):
+                plugin = handler.opt.get("plugin")
+                for tag, declared in kinds.items():
+                    key = handler.opt.get(tag)
+                    if plugin and key is not None and key not in declared:
+                        raise PluginError(
+                            f"plugin {plugin!r}: route {route.path} is tagged {tag} {key!r}, "
+                            f"which no plugin declares"
+                        )
 
     @staticmethod
     def _claim(target: dict[str, Any], key: str, item: Any, plugin: str, what: str) -> None:
