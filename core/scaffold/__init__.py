@@ -72,6 +72,8 @@ class Scaffold:
         parts[-1] = parts[-1].removesuffix(SUFFIX)
         if parts[-2:] == ["migrations", "initial.py"]:
             parts[-1] = f"{self.migration_module}.py"
+        if parts == ["gitignore"]:
+            parts = [".gitignore"]
         return Path(*parts)
 
 

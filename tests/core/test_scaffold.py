@@ -67,6 +67,16 @@ def test_a_new_plugin_is_listed_and_its_own_tests_pass(tmp_path: Path) -> None:
     assert rows["payment_notes"]["enabled"] is True
     assert rows["payment_notes"]["error"] is None
 
+    auto = subprocess.run(
+        [str(Path(sys.executable).with_name("piccolo")), "migrations", "new", "payment_notes",
+         "--auto"],
+        cwd=project, env={**env, "PICCOLO_CONF": "piccolo_conf"}, capture_output=True,
+        text=True, timeout=60,
+    )
+    assert auto.returncode == 0, auto.stdout + auto.stderr
+    assert "No changes detected" in auto.stdout, "the first migration matches models.py"
+    assert list((package / "migrations").glob("payment_notes_*.py")) == [migration]
+
     suite = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs"],
         cwd=project, env=env, capture_output=True, text=True, timeout=300,
@@ -114,4 +124,6 @@ def test_the_default_folder_is_named_after_the_distribution(
     data = json.loads(result.output)
     assert data["path"] == str(tmp_path / "arportal-reminders")
     assert "arportal_reminders/plugin.py" in data["files"]
-    assert "tests/test_plugin.py" in data["files"]
+    assert {"tests/test_plugin.py", ".gitignore", "piccolo_conf.py", "README.md"} <= set(
+        data["files"]
+    )
