@@ -22,6 +22,10 @@ log = logging.getLogger("arportal.plugins")
 
 @dataclass
 class TenantContext:
+    """What a hook, a job or an admin route knows about its tenant: `tenant_id`, `slug`,
+    `name`, `settings(section)`, `feature_enabled(key)`, `toggle_enabled(key)`, `today()`,
+    and `call`/`first` to ask the enabled plugins; `customer` when it serves one."""
+
     tenant_id: int
     slug: str
     name: str

@@ -62,7 +62,8 @@ class SettingsSection:
 
 @dataclass(frozen=True)
 class Job:
-    """An idempotent async job: `run(ctx: JobContext)` is called once per due run.
+    """An idempotent async job: `run` is called once per due run, with those of `ctx` (the
+    tenant's TenantContext; None when `per_tenant` is false), `config` and `host` it names.
 
     `every_seconds` is the interval between runs. `feature` limits the tenants it is called
     for (the job receives one tenant at a time when `per_tenant` is true).

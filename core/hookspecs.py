@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 
 PROJECT = "arportal"
 hookspec = pluggy.HookspecMarker(PROJECT)
+"""Marks a hook specification, for a plugin that declares hooks of its own."""
 hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Marks a plugin's implementation of a hook: `@hookimpl` on a function named after it."""
 
 
 # --- Declarations: called once at start-up ------------------------------------------------

@@ -33,6 +33,8 @@ def _fk(table: type[Table] | str, null: bool = False, index: bool = False) -> Fo
 
 
 class Tenant(Table, tablename="tenant"):
+    """An operator (a finance team): every other row belongs to one; filter by it."""
+
     id: Serial
     slug = Varchar(length=64, unique=True)
     name = Varchar(length=200)
@@ -50,6 +52,9 @@ class ApiKey(Table, tablename="api_key"):
 
 
 class Customer(Table, tablename="customer"):
+    """A customer of a tenant, unique by `external_id` within it (`name`, `email`,
+    `currency`, `locale`, ...)."""
+
     id: Serial
     tenant = _fk(Tenant)
     external_id = Varchar(length=100)
@@ -88,6 +93,9 @@ class PortalLink(Table, tablename="portal_link"):
 
 
 class Invoice(Table, tablename="invoice"):
+    """An invoice of a customer; amounts in minor units (`total_minor`,
+    `amount_due_minor`), `status` open, paid or void."""
+
     id: Serial
     tenant = _fk(Tenant)
     customer = _fk(Customer)
@@ -153,6 +161,9 @@ class TenantFeature(Table, tablename="tenant_feature"):
 
 
 class StoredFile(Table, tablename="stored_file"):
+    """A file a tenant keeps (`store_upload`): name, type sniffed from the content, size,
+    content hash."""
+
     id: Serial
     tenant = _fk(Tenant)
     sha256 = Varchar(length=64)

@@ -411,7 +411,9 @@ class PluginHost:
         """The `feature` and `toggle` tags of every plugin route (as mounted: a Router's or a
         Controller's `opt` included) name declared ones; a typo would hide the route for
         ever, since an unknown feature is never on."""
-        kinds = {"feature": self.declarations.features, "toggle": self.declarations.toggles}
+        kinds: dict[str, dict[str, Any]] = {
+            "feature": self.declarations.features, "toggle": self.declarations.toggles
+        }
         for route in routes:
             for handler in getattr(route, "route_handlers", ()):
                 plugin = handler.opt.get("plugin")

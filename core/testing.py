@@ -40,7 +40,7 @@ import pytest
 try:
     from pytest_asyncio import fixture as async_fixture
 except ImportError:  # pragma: no cover - the fixtures then tell what is missing when used
-    async_fixture = pytest.fixture
+    async_fixture = pytest.fixture  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     import httpx
@@ -200,8 +200,7 @@ class Running:
         the app."""
         import httpx
 
-        transport = httpx.ASGITransport(app=self.app)
-        client = httpx.AsyncClient(transport=transport, base_url=BASE_URL)
+        client = httpx.AsyncClient(transport=_transport(self.app), base_url=BASE_URL)
         self._clients.append(client)
         return client
 
@@ -223,19 +222,27 @@ async def running_app(
     from arportal.app import build_app
 
     app = build_app(config, plugins=plugins)
-    for hook in app.on_startup:
+    startup: list[Any] = list(app.on_startup)
+    shutdown: list[Any] = list(app.on_shutdown)
+    for hook in startup:
         await hook(app)
     try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        async with httpx.AsyncClient(transport=_transport(app), base_url=BASE_URL) as client:
             running = Running(app, client)
             try:
                 yield running
             finally:
                 await running._close_clients()
     finally:
-        for hook in app.on_shutdown:
+        for hook in shutdown:
             await hook(app)
+
+
+def _transport(app: Any) -> httpx.AsyncBaseTransport:
+    """An in-process transport to `app` (no server, no socket)."""
+    import httpx
+
+    return httpx.ASGITransport(app=app)
 
 
 @pytest.fixture
