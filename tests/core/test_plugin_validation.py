@@ -208,6 +208,8 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("ARPORTAL_DATABASE", f"sqlite:///{tmp_path / 'serve.db'}")
     monkeypatch.setenv("ARPORTAL_SECRET_KEY", SECRET)
+    # `serve` exports its base URL for its workers: undone after the test with this
+    monkeypatch.setenv("ARPORTAL_BASE_URL", "http://127.0.0.1:8765")
 
     def never(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("arportal serve started serving")
