@@ -102,6 +102,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run each test that needs `db_url` once per configured engine."""
     if "db_url" not in metafunc.fixturenames:
         return
+    definitions = getattr(metafunc, "_arg2fixturedefs", {}).get("db_url")
+    if definitions and getattr(definitions[-1].func, "__module__", __name__) != __name__:
+        return  # the project's own `db_url` fixture, not this one
     for marker in metafunc.definition.iter_markers("parametrize"):
         names = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
         if "db_url" in (names.replace(" ", "").split(",") if isinstance(names, str) else names):

@@ -132,6 +132,19 @@ def test_a_third_party_suite_gets_the_fixtures_and_postgres_when_configured(
         assert "[postgres]" not in result.stdout.str()
 
 
+def test_a_project_fixture_of_the_same_name_wins_and_is_not_parametrized(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makeconftest(
+        "import pytest\n\n@pytest.fixture\ndef db_url():\n    return 'mysql://theirs'\n"
+    )
+    pytester.makepyfile(test_theirs="def test_theirs(db_url):\n    assert db_url == 'mysql://theirs'\n")
+    result = pytester.runpytest_inprocess("-v", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_theirs PASSED*"])
+
+
 def test_the_postgres_url_comes_from_the_environment_else_the_ini_option(
     pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
