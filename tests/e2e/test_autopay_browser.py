@@ -9,29 +9,22 @@ import datetime as dt
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.e2e.test_portal_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    Watch,
-    _free_port,
-    no_horizontal_scroll,
-)
+from tests.e2e import live
+from tests.e2e.live import Watch, no_horizontal_scroll
 
 SECRET = "e2e-autopay-" + "z" * 40
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is absent"),
+    live.NEEDS_CHROMIUM,
 ]
 
 
@@ -69,59 +62,11 @@ async def _seed(config: Any) -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
-    from arportal.config import Config
+    inst = live.instance(tmp_path_factory.mktemp("e2e-autopay"), SECRET, plugins=["autopay"])
+    token = asyncio.run(_seed(inst.config))
+    with live.serving(inst):
+        yield inst.base_url, token, inst.config_file
 
-    folder = tmp_path_factory.mktemp("e2e-autopay")
-    database = f"sqlite:///{folder / 'portal.db'}"
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    config_file = folder / "arportal.toml"
-    config_file.write_text(
-        f'database = "{database}"\nsecret_key = "{SECRET}"\nbase_url = "{base_url}"\n'
-        f'files_dir = "{folder / "files"}"\nrun_jobs = false\n\n'
-        '[plugins]\nenabled = ["autopay"]\n'
-    )
-    token = asyncio.run(_seed(Config(database=database, secret_key=SECRET, base_url=base_url,
-                                     files_dir=str(folder / "files"))))
-    env = {**os.environ, "ARPORTAL_CONFIG": str(config_file)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "arportal.app:build_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
-        env=env, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"the server exited: {output}")
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the server did not answer /healthz within 30 s")
-            time.sleep(0.2)
-        yield base_url, token, config_file
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def test_save_a_sandbox_card_run_the_job_see_the_invoice_paid(server, browser):

@@ -10,9 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,8 @@ import httpx
 import pytest
 
 from tests.core.file_samples import PDF, png
-from tests.e2e.test_portal_browser import CHROMIUM, CHROMIUM_ARGS, Watch, _free_port
+from tests.e2e import live
+from tests.e2e.live import Watch
 
 SECRET = "e2e-branding-" + "z" * 40
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "branding-portal.png"
@@ -31,10 +29,7 @@ LOGO = png(48, 16, (255, 213, 0))
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason=f"{CHROMIUM} is absent (apt-get install -y chromium); the browser test needs it",
-    ),
+    live.NEEDS_CHROMIUM,
 ]
 
 
@@ -102,61 +97,11 @@ async def _seed(config: Any) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    from arportal.config import Config, PluginsConfig
+    inst = live.instance(tmp_path_factory.mktemp("e2e-branding"), SECRET, plugins=["branding"])
+    links = asyncio.run(_seed(inst.config))
+    with live.serving(inst):
+        yield inst.base_url, links
 
-    folder = tmp_path_factory.mktemp("e2e-branding")
-    database = f"sqlite:///{folder / 'portal.db'}"
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    config_file = folder / "arportal.toml"
-    config_file.write_text(
-        f'database = "{database}"\nsecret_key = "{SECRET}"\nbase_url = "{base_url}"\n'
-        f'files_dir = "{folder / "files"}"\nrun_jobs = false\n\n'
-        '[plugins]\nenabled = ["branding"]\n'
-    )
-    config = Config(database=database, secret_key=SECRET, base_url=base_url,
-                    files_dir=str(folder / "files"),
-                    plugins=PluginsConfig(enabled=["branding"]))
-    links = asyncio.run(_seed(config))
-    env = {**os.environ, "ARPORTAL_CONFIG": str(config_file)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "arportal.app:build_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
-        env=env, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"the server exited: {output}")
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the server did not answer /healthz within 30 s")
-            time.sleep(0.2)
-        yield base_url, links
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def computed(page: Any, selector: str, *properties: str) -> list[str]:

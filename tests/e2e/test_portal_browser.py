@@ -5,44 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+from tests.e2e import live
+from tests.e2e.live import Watch, no_horizontal_scroll
+
 SECRET = "e2e-secret-" + "y" * 40
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason=f"{CHROMIUM} is absent (apt-get install -y chromium); the browser test needs it",
-    ),
+    live.NEEDS_CHROMIUM,
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _seed(config: Any) -> dict[str, str]:
@@ -120,77 +99,15 @@ async def _seed(config: Any) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    from arportal.config import Config
-
-    folder = tmp_path_factory.mktemp("e2e")
-    database = f"sqlite:///{folder / 'portal.db'}"
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    config_file = folder / "arportal.toml"
-    config_file.write_text(
-        f'database = "{database}"\nsecret_key = "{SECRET}"\nbase_url = "{base_url}"\n'
-        f'files_dir = "{folder / "files"}"\nrun_jobs = false\n\n[plugins]\nenabled = []\n'
-    )
-    config = Config(database=database, secret_key=SECRET, base_url=base_url,
-                    files_dir=str(folder / "files"))
-    tokens = asyncio.run(_seed(config))
-    env = {**os.environ, "ARPORTAL_CONFIG": str(config_file)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "arportal.app:build_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
-        env=env, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"the server exited: {output}")
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the server did not answer /healthz within 30 s")
-            time.sleep(0.2)
-        yield base_url, tokens
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    inst = live.instance(tmp_path_factory.mktemp("e2e"), SECRET, plugins=[])
+    tokens = asyncio.run(_seed(inst.config))
+    with live.serving(inst):
+        yield inst.base_url, tokens
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
-class Watch:
-    """Console messages and failed requests of a page: a CSP violation shows in both."""
 
-    def __init__(self, page: Any):
-        self.console: list[str] = []
-        self.failed: list[str] = []
-        page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
-        page.on("requestfailed", lambda request: self.failed.append(request.url))
-
-    def csp_violations(self) -> list[str]:
-        return [line for line in self.console
-                if "Content Security Policy" in line or "Refused to" in line]
-
-
-def no_horizontal_scroll(page: Any) -> int:
-    return int(page.evaluate("document.scrollingElement.scrollWidth"))
 
 
 def test_a_clerk_on_a_phone_reads_and_navigates_the_portal(server, browser):
