@@ -5,7 +5,7 @@ are only added; removing one or changing a hook's signature needs a version note
 """
 
 from arportal.context import PortalContext, PortalDep, TenantContext, TenantDep
-from arportal.db import transaction
+from arportal.db import fetch, transaction
 from arportal.declarations import (
     Charge,
     CustomerToggle,
@@ -30,11 +30,20 @@ from arportal.files import (
     store_upload,
     type_label,
 )
+from arportal.formatting import format_date, format_money
 from arportal.holds import HoldsUnavailable, holds_for
 from arportal.hookspecs import hookimpl, hookspec
 from arportal.ledger import LedgerError, record_payment, record_payments
 from arportal.links import portal_urls
-from arportal.models import Customer, Invoice, StoredFile, Tenant
+from arportal.models import (
+    Allocation,
+    CreditNote,
+    Customer,
+    Invoice,
+    Payment,
+    StoredFile,
+    Tenant,
+)
 from arportal.money import MoneyError, currency_exponent, from_minor, round_minor, to_minor
 from arportal.outbox import enqueue_mail
 from arportal.plugin_host import render_fragment
@@ -48,7 +57,9 @@ __version__ = "0.1.0"
 __all__ = [
     "DOCUMENT_TYPES",
     "IMAGE_TYPES",
+    "Allocation",
     "Charge",
+    "CreditNote",
     "Customer",
     "CustomerToggle",
     "Feature",
@@ -59,6 +70,7 @@ __all__ = [
     "LedgerError",
     "MailSender",
     "MoneyError",
+    "Payment",
     "PortalContext",
     "PortalDep",
     "SettingsSection",
@@ -76,6 +88,9 @@ __all__ = [
     "delete_upload",
     "emit_event",
     "enqueue_mail",
+    "fetch",
+    "format_date",
+    "format_money",
     "from_minor",
     "get_upload",
     "holds_for",

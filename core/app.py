@@ -34,6 +34,7 @@ from arportal.plugin_host import PluginHost, discover
 from arportal.portal.access import PortalPathRewrite, portal_guard, provide_portal
 from arportal.portal.preview import PREVIEW_ROUTER
 from arportal.portal.routes import PORTAL_EXCEPTION_HANDLERS, PORTAL_HANDLERS, not_found_page
+from arportal.processes import ProcessPool
 from arportal.security import AccessLog, PortalHeaders
 from arportal.templating import build_environment
 
@@ -94,6 +95,7 @@ def build_app(
     if plugins is None:
         plugins, infos = discover(config)
     host = PluginHost(plugins, infos)
+    host.processes = ProcessPool(config.process_workers)
     db.use_database(db.engine_from_url(config.database), host.declarations.piccolo_apps)
 
     portal_routes: list[Any] = list(PORTAL_HANDLERS)
@@ -143,6 +145,7 @@ def build_app(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await app.state.host.processes.aclose()
         await db.stop_engine()
 
     env = build_environment(host, None)

@@ -82,6 +82,9 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     request_max_bytes: int = 20 * 1024 * 1024
     files_dir: str = "files"
     workers: int = 1
+    process_workers: int | None = None
+    """Worker processes per server process for CPU-bound work such as statement PDFs
+    (started on first use); default: the number of CPUs."""
     run_jobs: bool = True
     jobs_interval_seconds: int = 60
     redis_url: str | None = None
@@ -95,6 +98,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             )
         if self.workers < 1:
             raise ConfigError("workers: expected an integer >= 1")
+        if self.process_workers is not None and not 1 <= self.process_workers <= 64:
+            raise ConfigError("process_workers: expected an integer from 1 to 64")
 
     @property
     def engine_name(self) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from arportal.plugin_host import PluginHost
 
 log = logging.getLogger("arportal.plugins")
+T = TypeVar("T")
 
 
 @dataclass
@@ -112,6 +114,17 @@ class TenantContext:
 
     async def first(self, hook_name: str, **kwargs: Any) -> Any:
         return await self.host.first(hook_name, self, **kwargs)
+
+    async def run_in_process(self, fn: Callable[..., T], /, *args: Any) -> T:
+        """`fn(*args)` in one of the app's worker processes, off the event loop (for CPU-bound
+        work such as PDF layout). `fn` must be a module-level function; arguments and result
+        must pickle."""
+        return await self.host.processes.run(fn, *args)
+
+    @property
+    def process_workers(self) -> int:
+        """How many worker processes `run_in_process` can use at once."""
+        return self.host.processes.size
 
     def route_enabled(self, opt: dict[str, Any]) -> bool:
         """Whether a route tagged with `opt` exists for this tenant (and customer): its

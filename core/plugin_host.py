@@ -32,6 +32,7 @@ from packaging.version import Version
 
 from arportal import hookspecs
 from arportal.declarations import CustomerToggle, Feature, Job, SettingsSection
+from arportal.processes import ProcessPool
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -200,6 +201,8 @@ class PluginHost:
         self.infos = infos or []
         self.jinja: Environment | None = None
         """The app's Jinja environment, set by the app factory (for `render_fragment`)."""
+        self.processes = ProcessPool()
+        """Worker processes for CPU-bound work; the app factory sizes it from the config."""
         self.pm.register(core_hooks, name=CORE_PLUGIN)
         for name, plugin in plugins:
             self._register(name, plugin)
