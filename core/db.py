@@ -98,7 +98,8 @@ def use_database(engine: Engine, app_modules: list[str]) -> None:
     _close_reader()
     state.engine = engine
     state.registry = AppRegistry(apps=[CORE_APP, *app_modules])
-    for table in [*all_tables(), Migration]:
+    tables: list[type[Table]] = [*all_tables(), Migration]
+    for table in tables:
         table._meta.db = engine
 
 
