@@ -242,7 +242,7 @@ def html_for(document: Document, first: int, last: int, total: int | None) -> st
         running_left=Markup(css_string(running_left)),  # noqa: S704 - escaped by css_string
         running_right=Markup(css_string(document.title)),  # noqa: S704
         footer_left=Markup(  # noqa: S704
-            css_string(f"{t('Statement date')}: {rows.day(party.statement_date)}")
+            css_string(f"{t('Statement date:')} {rows.day(party.statement_date)}")
         ),
         page_numbers=Markup(  # noqa: S704 - built from css_string pieces and counters
             page_number_content(t("Page {page} of {pages}"), total)

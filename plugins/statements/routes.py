@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from litestar import Response, get
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
 from arportal import PortalDep, TenantContext, TenantDep, fetch, portal_page
@@ -29,8 +29,8 @@ PDF = "application/pdf"
 CSV = "text/csv; charset=utf-8"
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
-From = Annotated[str | None, Parameter(query="from", required=False)]
-To = Annotated[str | None, Parameter(query="to", required=False)]
+From = Annotated[str | None, QueryParameter(name="from", required=False)]
+To = Annotated[str | None, QueryParameter(name="to", required=False)]
 
 TOO_MANY = (
     "This statement would have more than {limit} lines, the most a statement may have: "

@@ -160,7 +160,7 @@ async def test_french_customer_gets_a_french_statement(make_config, frozen_today
         lines = pdf_lines(pdf.content)
         text = "\n".join(lines)
         assert "Relevé de compte" in text
-        assert "Période: du 1 janv. 2026 au 15 mars 2026" in text
+        assert "Période : du 1 janv. 2026 au 15 mars 2026" in text
         assert "5 janv. 2026 Facture INV-1 1 234,50 € 1 534,50 €" in lines
         assert "15 mars 2026 Solde de clôture 1 484,50 € 1 034,50 € 750,00 €" in lines
         assert "Date Type Référence Débit Crédit Solde" in lines

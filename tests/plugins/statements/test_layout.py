@@ -60,3 +60,19 @@ def test_runs_of_pages_are_even_and_not_too_short():
     assert len(groups(pages[:3], 4)) == 1
     assert len(groups(pages[:5], 4)) == 2
     assert len(groups(pages, 1)) == 1
+
+
+def test_every_fixed_string_has_a_french_translation():
+    import re
+    from pathlib import Path
+
+    from arportal.plugins.statements import data, i18n, pdf, routes
+
+    folder = Path(i18n.__file__).parent
+    used = set()
+    for template in folder.glob("templates/**/*.html"):
+        used |= set(re.findall(r'\b(?:t|st)\("([^"]+)"', template.read_text()))
+    used |= set(data.AGEING_BUCKETS) | set(pdf.KIND_LABELS.values()) | set(pdf.TITLES.values())
+    used |= {routes.TOO_MANY, "Page {page} of {pages}", "Opening balance", "Closing balance"}
+    assert len(used) > 40
+    assert sorted(used - set(i18n.FR)) == []
