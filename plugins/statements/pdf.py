@@ -37,7 +37,6 @@ from arportal.plugins.statements.layout import (
     MARGIN_SIDE_MM,
     MARGIN_TOP_MM,
     Chunk,
-    Geometry,
     Page,
 )
 
@@ -225,7 +224,6 @@ def html_for(document: Document, first: int, last: int, total: int | None) -> st
     whole statement, or None to let the layout count them."""
     party = document.party
     t = translator(party.locale)
-    geometry = Geometry(document.paper)
     rows = _Rows(document)
     pages = [
         {"page": page, "chunks": [rows.chunk(chunk) for chunk in page.chunks]}
@@ -247,7 +245,6 @@ def html_for(document: Document, first: int, last: int, total: int | None) -> st
         page_numbers=Markup(  # noqa: S704 - built from css_string pieces and counters
             page_number_content(t("Page {page} of {pages}"), total)
         ),
-        width_mm=geometry.width_mm,
     )
     return _environment().get_template("statement.html").render(
         document=document,

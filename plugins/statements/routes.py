@@ -26,7 +26,7 @@ from arportal.plugins.statements.pdf import ACCOUNT, Document
 ACCOUNT_FEATURE = "account_statement"
 OUTSTANDING_FEATURE = "outstanding_statement"
 PDF = "application/pdf"
-CSV = "text/csv; charset=utf-8"
+CSV = "text/csv"
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 From = Annotated[str | None, QueryParameter(name="from", required=False)]

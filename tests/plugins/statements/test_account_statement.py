@@ -146,7 +146,7 @@ async def test_default_period_is_the_last_12_months(make_config, frozen_today):
         # Everything since 2025-03-15 is a line now, so the opening balance is zero.
         assert "Mar 15, 2025 Opening balance €0.00" in lines
         assert "Nov 10, 2025 Invoice INV-OLD €500.00 €500.00" in lines
-        assert "Mar 15, 2026 Closing balance €1,984.50 €1,234.50 €750.00" in lines
+        assert "Mar 15, 2026 Closing balance €1,984.50 €1,234.50 €750.00" in lines, "\n".join(lines)
 
 
 async def test_french_customer_gets_a_french_statement(make_config, frozen_today):
@@ -309,6 +309,7 @@ async def test_portal_pages_answer_while_a_1000_line_statement_renders(
         )
         answered_meanwhile = 0
         while not statement.done():
+            await asyncio.sleep(0)  # other requests' turn, as a server's network waits give
             home = await app.client.get("/portal/")
             assert home.status_code == 200
             assert "Northwind Traders" in home.text
@@ -387,3 +388,33 @@ async def test_letter_paper_by_setting(make_config, frozen_today):
         sizes = [(round(float(box.width)), round(float(box.height))) for box in boxes]
         assert sizes == [(595, 842), (612, 792)]
         assert "No activity in this period." in pdf_lines(letter.content)
+
+
+async def test_long_dates_and_large_amounts_are_printed_whole(make_config):
+    """The widest dates and amounts of a statement fit their cells (a cut amount would be
+    worse than none): September in French, hundreds of millions, in bold totals too."""
+    from arportal.clock import freeze_today
+
+    freeze_today(dt.date(2026, 9, 30))
+    try:
+        async with statements_app(make_config) as app:
+            tenant = await make_tenant()
+            customer = await add_customer(app, tenant, locale="fr_FR")
+            await api(app, tenant, "PUT", "/invoices", [
+                invoice("F-BIG", "2026-09-30", "987654321.98")
+            ])
+            await api(app, tenant, "PUT", "/credit-notes", [
+                document("AV-BIG", "2026-09-28", "123456789.99", number="AV-BIG")
+            ])
+            await open_portal(app, customer)
+            response = await app.client.get(f"{ACCOUNT}.pdf?from=2026-09-01")
+            lines = pdf_lines(response.content)
+            assert "28 sept. 2026 Avoir AV-BIG 123 456 789,99 € -123 456 789,99 €" in lines
+            assert "30 sept. 2026 Facture F-BIG 987 654 321,98 € 864 197 531,99 €" in lines
+            assert (
+                "30 sept. 2026 Solde de clôture 987 654 321,98 € 123 456 789,99 € "
+                "864 197 531,99 €"
+            ) in lines
+            assert "…" not in "\n".join(lines)
+    finally:
+        freeze_today(None)
