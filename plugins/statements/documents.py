@@ -47,9 +47,9 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 class RangeError(ValueError):
     """A bad period. `message` is English text with `{}` fields, translated for the portal."""
 
-    def __init__(self, field: str, message: str, **values: Any):
+    def __init__(self, parameter: str, message: str, **values: Any):
         super().__init__(message.format(**values))
-        self.field = field
+        self.field = parameter
         self.message = message
         self.values = values
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from litestar import Response, get
+from litestar import MediaType, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
@@ -111,23 +111,27 @@ async def _portal_outstanding(portal: Any, ext: str) -> Any:
     return await _answer(portal, document, ext)
 
 
-@get("/statements/account.pdf", opt={"feature": ACCOUNT_FEATURE})
+@get("/statements/account.pdf", opt={"feature": ACCOUNT_FEATURE}, media_type=MediaType.HTML)
 async def portal_account_pdf(portal: PortalDep, start: From = None, end: To = None) -> Any:
     """The account statement of `from` to `to` (default: the 12 months up to today)."""
     return await _portal_account(portal, start, end, "pdf")
 
 
-@get("/statements/account.csv", opt={"feature": ACCOUNT_FEATURE})
+@get("/statements/account.csv", opt={"feature": ACCOUNT_FEATURE}, media_type=MediaType.HTML)
 async def portal_account_csv(portal: PortalDep, start: From = None, end: To = None) -> Any:
     return await _portal_account(portal, start, end, "csv")
 
 
-@get("/statements/outstanding.pdf", opt={"feature": OUTSTANDING_FEATURE})
+@get(
+    "/statements/outstanding.pdf", opt={"feature": OUTSTANDING_FEATURE}, media_type=MediaType.HTML
+)
 async def portal_outstanding_pdf(portal: PortalDep) -> Any:
     return await _portal_outstanding(portal, "pdf")
 
 
-@get("/statements/outstanding.csv", opt={"feature": OUTSTANDING_FEATURE})
+@get(
+    "/statements/outstanding.csv", opt={"feature": OUTSTANDING_FEATURE}, media_type=MediaType.HTML
+)
 async def portal_outstanding_csv(portal: PortalDep) -> Any:
     return await _portal_outstanding(portal, "csv")
 

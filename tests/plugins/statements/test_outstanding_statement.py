@@ -123,9 +123,9 @@ async def test_nothing_outstanding_says_so(make_config, frozen_today):
         customer = await add_customer(app, tenant, locale="fr")
         await open_portal(app, customer)
         lines = pdf_lines((await app.client.get(f"{OUTSTANDING}.pdf")).content)
-        assert "Relevé des factures à payer" in lines
+        assert "Relevé des factures à payer" in "\n".join(lines)
         assert "Aucune facture à payer." in lines
-        assert "Total dû" in " ".join(lines)
+        assert "0,00 € 0,00 € 0,00 € 0,00 € 0,00 € 0,00 €" in lines  # ageing and total due
 
 
 async def test_many_open_invoices_run_over_pages(make_config, frozen_today):
@@ -145,5 +145,5 @@ async def test_many_open_invoices_run_over_pages(make_config, frozen_today):
         assert page_footers(pages) == [f"Page {n} of {count}" for n in range(1, count + 1)]
         numbers = re.findall(r"^(N\d{3}) ", "\n".join(pages), flags=re.M)
         assert sorted(numbers) == [f"N{i:03d}" for i in range(260)]
-        assert "€2,600.00" in pages[-1]
+        assert "€0.00 €1,440.00 €1,160.00 €0.00 €0.00 €2,600.00" in "\n".join(pages)
         assert "How to pay" in pages[-1]
