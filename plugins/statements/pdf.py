@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from arportal import format_date, format_money
+from arportal.plugins.statements import collector
 from arportal.plugins.statements.data import (
     AGEING_BUCKETS,
     CREDIT_NOTE,
@@ -276,13 +277,14 @@ def render_pages(document: Document, first: int, last: int, total: int | None) -
     and how many pages it came out as (the caller compares with the plan)."""
     from weasyprint import HTML
 
-    html = HTML(
-        string=html_for(document, first, last, total),
-        base_url=asset_url(""),
-        url_fetcher=fetcher_for(document),
-    )
-    rendered = html.render()
-    return rendered.write_pdf(), len(rendered.pages)
+    with collector.paused():
+        html = HTML(
+            string=html_for(document, first, last, total),
+            base_url=asset_url(""),
+            url_fetcher=fetcher_for(document),
+        )
+        rendered = html.render()
+        return rendered.write_pdf(), len(rendered.pages)
 
 
 def join(parts: list[bytes], title: str, lang: str) -> bytes:
