@@ -120,9 +120,19 @@ def paginate(
     return pages
 
 
-def groups(pages: list[Page], parts: int, minimum: int = 2) -> list[list[Page]]:
-    """Consecutive runs of pages, as even as can be, at most `parts` of them, none shorter
-    than `minimum` pages (a short run costs more in set-up than it saves)."""
+MAX_RUN_PAGES = 40
+"""The most pages one process lays out at once: WeasyPrint holds every box of a document
+until it is written (about 15 MB a page of statement lines), so a long statement is cut
+into more runs than there are processes, and they queue."""
+
+
+def groups(
+    pages: list[Page], parts: int, minimum: int = 2, maximum: int = MAX_RUN_PAGES
+) -> list[list[Page]]:
+    """Consecutive runs of pages, as even as can be: `parts` of them (more when a run would
+    be longer than `maximum` pages, fewer when one would be shorter than `minimum`, since a
+    short run costs more in set-up than it saves)."""
+    parts = max(parts, -(-len(pages) // maximum))
     parts = max(1, min(parts, len(pages) // max(1, minimum)))
     size, extra = divmod(len(pages), parts)
     runs = []

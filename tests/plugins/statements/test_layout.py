@@ -60,6 +60,10 @@ def test_runs_of_pages_are_even_and_not_too_short():
     assert len(groups(pages[:3], 4)) == 1
     assert len(groups(pages[:5], 4)) == 2
     assert len(groups(pages, 1)) == 1
+    long = paginate([10_002], A4)
+    runs = groups(long, 2)
+    assert len(runs) > 2 and max(len(run) for run in runs) <= layout.MAX_RUN_PAGES
+    assert [p for run in runs for p in run] == long
 
 
 def test_every_fixed_string_has_a_french_translation():
