@@ -292,11 +292,12 @@ def join(parts: list[bytes], title: str, lang: str) -> bytes:
     from pypdf import PdfReader, PdfWriter
     from pypdf.generic import NameObject, TextStringObject
 
-    writer = PdfWriter()
-    for part in parts:
-        writer.append(PdfReader(io.BytesIO(part)))
-    writer.add_metadata({"/Title": title, "/Producer": "arportal"})
-    writer._root_object[NameObject("/Lang")] = TextStringObject(lang)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    with collector.paused():
+        writer = PdfWriter()
+        for part in parts:
+            writer.append(PdfReader(io.BytesIO(part)))
+        writer.add_metadata({"/Title": title, "/Producer": "arportal"})
+        writer._root_object[NameObject("/Lang")] = TextStringObject(lang)
+        out = io.BytesIO()
+        writer.write(out)
+        return out.getvalue()

@@ -1,5 +1,5 @@
-"""The cyclic collector is paused during a layout and back on once the cycles it left are
-collected, in the background."""
+"""The cyclic collector is paused during a layout and collects afterwards, in the background
+once the process is idle, or before the next task when garbage of two is waiting."""
 
 from __future__ import annotations
 
@@ -14,25 +14,42 @@ class Node:
         self.me = self
 
 
-def wait_until(condition, seconds: float = 5.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
+def nodes() -> int:
+    return sum(1 for o in gc.get_objects() if type(o) is Node)
 
 
-def test_paused_during_a_layout_then_collected_and_on_again():
-    assert gc.isenabled()
-    gc.collect()
+def layout() -> None:
     with collector.paused():
         assert not gc.isenabled()
         for _ in range(1000):
             Node()
-        with collector.paused():  # nested or overlapping layouts keep it paused
+
+
+def wait_until(condition, seconds: float = 10.0) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_collected_in_the_background_once_idle_then_on_again():
+    gc.collect()
+    layout()
+    assert nodes() == 1000 and not gc.isenabled()  # the next task would not wait
+    assert wait_until(gc.isenabled)
+    assert nodes() == 0
+
+
+def test_when_tasks_keep_coming_the_garbage_of_two_at_most_waits():
+    gc.collect()
+    layout()
+    layout()
+    assert nodes() == 2000
+    with collector.paused():
+        assert nodes() == 0  # collected before this one started
+        with collector.paused():  # nested: still paused
             pass
-        time.sleep(collector.SETTLE_SECONDS * 3)
         assert not gc.isenabled()
     assert wait_until(gc.isenabled)
-    assert not [o for o in gc.get_objects() if type(o) is Node]
