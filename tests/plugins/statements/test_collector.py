@@ -1,5 +1,5 @@
 """The cyclic collector is paused during a layout and collects afterwards, in the background
-once the process is idle, or before the next task when garbage of two is waiting."""
+once the process is idle, or before the next task when too much garbage is waiting."""
 
 from __future__ import annotations
 
@@ -42,9 +42,13 @@ def test_collected_in_the_background_once_idle_then_on_again():
     assert nodes() == 0
 
 
-def test_when_tasks_keep_coming_the_garbage_of_two_at_most_waits():
+def test_when_tasks_keep_coming_garbage_past_the_limit_is_collected_first(monkeypatch):
     gc.collect()
     layout()
+    assert nodes() == 1000
+    monkeypatch.setattr(collector, "PENDING_LIMIT", gc.get_count()[0] + 500)
+    with collector.paused():
+        assert nodes() == 1000  # under the limit: this task does not wait for a collection
     layout()
     assert nodes() == 2000
     with collector.paused():
