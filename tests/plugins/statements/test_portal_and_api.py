@@ -200,3 +200,23 @@ async def test_a_data_url_logo_is_drawn_and_anything_else_is_left_out(make_confi
     assert "Evil" in "\n".join(pdf_lines(content))
     assert len(pypdf.PdfReader(io.BytesIO(content)).pages[0].images) == 0
     assert b"root:" not in content
+
+
+async def test_the_branding_plugins_logo_and_name_reach_the_statement(make_config, frozen_today):
+    """With the built-in branding plugin, through the core's theme hook only."""
+    from arportal.plugins.branding import plugin as branding_plugin
+
+    plugins = [("statements", statements_plugin), ("branding", branding_plugin)]
+    async with running_app(make_config(process_workers=1), plugins) as app:
+        tenant = await make_tenant()
+        await api(app, tenant, "PATCH", "/settings", {"branding": {"display_name": "Acme Brand"}})
+        logo = await app.client.put(
+            "/api/v1/branding/logo", content=png(), headers={**tenant.headers,
+                                                               "Content-Type": "image/png"},
+        )
+        assert logo.status_code in (200, 201), logo.text
+        customer = await add_customer(app, tenant)
+        await open_portal(app, customer)
+        content = (await app.client.get("/portal/statements/account.pdf")).content
+        assert "Acme Brand" in "\n".join(pdf_lines(content))
+        assert len(pypdf.PdfReader(io.BytesIO(content)).pages[0].images) == 1
