@@ -60,3 +60,9 @@ def arportal_portal_panels(ctx: TenantContext) -> Any:
     if not hasattr(ctx, "url"):
         return None
     return render_fragment(ctx, "statements:panel.html", **panel_context(ctx))
+
+
+@hookimpl
+def arportal_demo_settings() -> dict[str, Any]:
+    """The demo tenant offers both statements (the outstanding one is off by default)."""
+    return {"features": {"account_statement": True, "outstanding_statement": True}}
