@@ -17,7 +17,7 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 class TenantError(ValueError):
-    pass
+    """A tenant that cannot be created or found (the message names the slug)."""
 
 
 async def create_tenant(slug: str, name: str) -> dict[str, Any]:

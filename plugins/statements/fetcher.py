@@ -19,7 +19,7 @@ def asset_url(name: str) -> str:
 
 
 class RefusedURL(ValueError):
-    pass
+    """A URL a statement asked for that is not one of the portal's own assets."""
 
 
 class AssetFetcher(URLFetcher):
