@@ -44,7 +44,9 @@ def create_app() -> Litestar:
 
     @get(MEMORY_PATH, include_in_schema=False)
     async def memory_home() -> Template:
-        return Template(template_name=HOME_TEMPLATE, context=captured["context"])
+        return Template(
+            template_name=HOME_TEMPLATE, context=captured["context"], media_type=MediaType.HTML
+        )
 
     app.on_startup.append(capture)
     app.register(memory_home)

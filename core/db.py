@@ -228,7 +228,10 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     note_query()
     async with pool.acquire() as connection:
         records = await connection.fetch(_postgres_sql(sql), *args)
-    return [dict(record) for record in records]
+    if not records:
+        return []
+    names = tuple(records[0].keys())
+    return [dict(zip(names, record, strict=True)) for record in records]
 
 
 def _utc_timestamp(value: str) -> dt.datetime:

@@ -10,6 +10,8 @@ unusual pattern), that pair keeps calling babel. Dates are memoised: a page repe
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -40,7 +42,7 @@ def _babel_money(minor: int, currency: str, locale: str) -> str:
 
 @dataclass(frozen=True)
 class MoneyFormat:
-    """How one locale writes one currency, precomputed from babel's pattern."""
+    """How one locale writes one currency, read from babel's pattern."""
 
     exponent: int
     prefixes: tuple[str, str]
@@ -50,30 +52,60 @@ class MoneyFormat:
     primary: int
     secondary: int
 
-    def __call__(self, minor: int) -> str:
-        negative = minor < 0
-        units, fraction = divmod(-minor if negative else minor, 10**self.exponent)
-        digits = str(units)
-        if self.primary and len(digits) > self.primary:
-            head, tail = digits[: -self.primary], digits[-self.primary :]
-            groups = [tail]
-            while len(head) > self.secondary:
-                groups.append(head[-self.secondary :])
-                head = head[: -self.secondary]
-            groups.append(head)
-            digits = self.group.join(reversed(groups))
-        if self.exponent:
-            digits += self.decimal + str(fraction).zfill(self.exponent)
-        return self.prefixes[negative] + digits + self.suffixes[negative]
+    def compile(self) -> Callable[[int], str]:
+        """A function of an amount in minor units, with this format's parts bound to it: a
+        page formats about a hundred amounts, so each attribute read counts."""
+        scale = 10**self.exponent
+        positive, negative = self.prefixes
+        positive_end, negative_end = self.suffixes
+        decimal = self.decimal if self.exponent else ""
+        group = self.group
+        if self.primary == 3 and self.secondary == 3:
+
+            def digits(units: int) -> str:
+                text = format(units, ",")
+                return text if group == "," else text.replace(",", group)
+
+        elif self.primary:
+            digits = functools.partial(_grouped, self.group, self.primary, self.secondary)
+        else:
+            digits = str
+
+        def fraction(value: int) -> str:
+            return str(value + scale)[1:] if scale > 1 else ""
+
+        def format_minor(minor: int) -> str:
+            if minor < 0:
+                units, rest = divmod(-minor, scale)
+                return negative + digits(units) + decimal + fraction(rest) + negative_end
+            units, rest = divmod(minor, scale)
+            return positive + digits(units) + decimal + fraction(rest) + positive_end
+
+        return format_minor
+
+
+def _grouped(group: str, primary: int, secondary: int, units: int) -> str:
+    """Groups of unequal size (`#,##,##0` in India): the last `primary` digits, then
+    `secondary` at a time."""
+    digits = str(units)
+    if len(digits) <= primary:
+        return digits
+    head, tail = digits[:-primary], digits[-primary:]
+    groups = [tail]
+    while len(head) > secondary:
+        groups.append(head[-secondary:])
+        head = head[:-secondary]
+    groups.append(head)
+    return group.join(reversed(groups))
 
 
 @lru_cache(maxsize=512)
-def money_formatter(currency: str, locale: str) -> MoneyFormat | None:
+def money_formatter(currency: str, locale: str) -> Callable[[int], str] | None:
     """The fast formatter for this pair, or None where it would not match babel exactly."""
     loc = _locale(locale)
     pattern = loc.currency_formats["standard"]
     symbol = get_currency_symbol(currency, loc)
-    fast = MoneyFormat(
+    spec = MoneyFormat(
         exponent=int(get_currency_precision(currency)),
         prefixes=(
             pattern.prefix[0].replace("¤", symbol),
@@ -88,8 +120,9 @@ def money_formatter(currency: str, locale: str) -> MoneyFormat | None:
         primary=pattern.grouping[0] if pattern.grouping[0] < 1000 else 0,
         secondary=pattern.grouping[1] if pattern.grouping[1] < 1000 else 0,
     )
-    if fast.secondary == 0:
-        fast = MoneyFormat(**{**fast.__dict__, "secondary": fast.primary or 3})
+    if spec.secondary == 0:
+        spec = MoneyFormat(**{**spec.__dict__, "secondary": spec.primary or 3})
+    fast = spec.compile()
     for minor in SAMPLE_MINOR:
         if fast(minor) != _babel_money(minor, currency, locale):
             return None

@@ -7,6 +7,7 @@ English; keys are the English text.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -105,6 +106,7 @@ CATALOGS: dict[str, dict[str, str]] = {"en": {}, "fr": FR}
 SUPPORTED = tuple(CATALOGS)
 
 
+@functools.lru_cache(maxsize=256)
 def normalize_locale(value: str | None) -> str:
     """A babel locale identifier (`fr-CA` -> `fr_CA`), or `en` for anything unknown."""
     if not value:

@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from litestar import MediaType
 from litestar.response import Template
 
 from arportal.context import PortalContext
@@ -74,4 +75,5 @@ async def portal_page(
         template_name=template_name,
         context=await page_context(portal, **context),
         status_code=status_code,
+        media_type=MediaType.HTML,
     )

@@ -4,6 +4,7 @@ number of invoices (see `arportal.portal.queries`)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -26,13 +27,17 @@ from arportal.portal.i18n import from_accept_language
 from arportal.portal.rendering import base_context, portal_page, stylesheet
 from arportal.portal.renew import link_sent, renew
 
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._~-]+")
+"""What `quote` leaves as it is: most ERP numbers, so most ids skip it."""
+
 
 def invoice_url(portal: PortalContext, external_id: str, suffix: str = "") -> str:
     """An invoice's page (or `suffix="/pdf"`). Ids with a slash, common in ERPs, cannot be a
     path segment (the path is decoded before routing), so they go in the query string."""
     if "/" in external_id:
         return portal.url(f"invoice{suffix}") + "?" + urlencode({"id": external_id})
-    return portal.url(f"invoices/{quote(external_id, safe='')}{suffix}")
+    segment = external_id if _PLAIN_ID.fullmatch(external_id) else quote(external_id, safe="")
+    return portal.url(f"invoices/{segment}{suffix}")
 
 
 def _safe_pdf_url(value: Any) -> str | None:
@@ -79,10 +84,7 @@ async def home(
     settings = portal.portal_settings
     today = portal.today()
     customer = portal.customer
-    totals = await queries.balances(
-        portal.tenant_id, customer["id"], today, settings.hide_future_invoices
-    )
-    page = await queries.invoice_page(
+    totals, page = await queries.home(
         portal.tenant_id,
         customer["id"],
         tab,

@@ -8,6 +8,7 @@ plugin is trusted code, like a template); badges and contact details are text, e
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ def _luminance(colour: str) -> float:
     return 0.2126 * red + 0.7152 * green + 0.0722 * blue
 
 
+@functools.lru_cache(maxsize=1024)
 def contrast(first: str, second: str) -> float:
     """The WCAG contrast ratio of two `#RRGGBB` colours (1 to 21)."""
     light, dark = sorted((_luminance(first), _luminance(second)), reverse=True)

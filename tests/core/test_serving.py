@@ -36,3 +36,20 @@ def test_multiworker_listener_has_nodelay(monkeypatch: pytest.MonkeyPatch) -> No
     assert seen["workers"] == 2
     assert seen["nodelay"] != 0
     assert seen["accepted_nodelay"] != 0, "accepted connections must inherit TCP_NODELAY"
+
+
+def test_serve_uses_asyncio_loop_and_httptools(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvloop kept new connections waiting behind busy keep-alive ones (p99 634 ms against
+    62 ms, docs/benchmarks.md): `arportal serve` asks uvicorn for asyncio's loop."""
+    seen: dict[str, Any] = {}
+
+    class FakeServer:
+        def __init__(self, config: Any) -> None:
+            seen["loop"], seen["http"] = config.loop, config.http
+
+        def run(self) -> None:
+            seen["ran"] = True
+
+    monkeypatch.setattr(serving.uvicorn, "Server", FakeServer)
+    serving.run("arportal.app:app_from_environment", factory=True, workers=1)
+    assert seen == {"loop": "asyncio", "http": "httptools", "ran": True}
