@@ -233,8 +233,9 @@ def portal_section(runs: list[EngineRun], args: argparse.Namespace, load_at_star
         f"(built by `bench/data.py`); item 2 compares with {args.compare_invoices:,} invoices.",
         f"- Load: wrk, 2 threads, {args.connections} connections, {args.warmup:g} s warm-up "
         f"then {args.seconds:g} s per target, {args.rounds} round(s) (median shown); uvicorn "
-        "through `arportal.serving` as `arportal serve` runs it (2 workers, TCP_NODELAY on the "
-        "listening socket, access log off, log level warning); plugins: "
+        "through `arportal.serving` as `arportal serve` runs it (2 workers, each with its own "
+        "SO_REUSEPORT listening socket with TCP_NODELAY, asyncio's loop and httptools, access "
+        "log off, log level warning); plugins: "
         + ("every installed one" if args.plugins else "none (the core page alone)") + ".",
         "- Page: `GET /portal/` with the session cookie of the customer with 50 open "
         "invoices (100 in all): what a returning user hits.",

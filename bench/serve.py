@@ -1,9 +1,10 @@
 """Serving for the benchmarks: an instance config per database, and uvicorn in a subprocess.
 
 Every server is started the same way `arportal serve` starts uvicorn (`arportal.serving`:
-TCP_NODELAY on the listening socket, 2 workers, access log off, log level warning), with the
-app from a factory: the real one (`arportal.app:app_from_environment`,
-what `arportal serve` runs) or the bench's comparison app (`bench.inmemory_app`).
+a listening socket per worker with TCP_NODELAY, asyncio's loop, 2 workers, access log off,
+log level warning), with the app from a factory: the real one
+(`arportal.app:app_from_environment`, what `arportal serve` runs) or the bench's comparison
+app (`bench.inmemory_app`).
 """
 
 from __future__ import annotations
