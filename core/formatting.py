@@ -10,11 +10,10 @@ unusual pattern), that pair keeps calling babel. Dates are memoised: a page repe
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from babel import Locale
 from babel.dates import format_date as babel_format_date
@@ -67,7 +66,7 @@ class MoneyFormat:
                 return text if group == "," else text.replace(",", group)
 
         elif self.primary:
-            digits = functools.partial(_grouped, self.group, self.primary, self.secondary)
+            digits = partial(_grouped, self.group, self.primary, self.secondary)
         else:
             digits = str
 
