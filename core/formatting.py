@@ -59,16 +59,16 @@ class MoneyFormat:
         positive_end, negative_end = self.suffixes
         decimal = self.decimal if self.exponent else ""
         group = self.group
+        digits: Callable[[int], str] = str
         if self.primary == 3 and self.secondary == 3:
 
-            def digits(units: int) -> str:
+            def thousands(units: int) -> str:
                 text = format(units, ",")
                 return text if group == "," else text.replace(",", group)
 
+            digits = thousands
         elif self.primary:
             digits = partial(_grouped, self.group, self.primary, self.secondary)
-        else:
-            digits = str
 
         def fraction(value: int) -> str:
             return str(value + scale)[1:] if scale > 1 else ""
