@@ -610,6 +610,39 @@ def outbox_list(ctx: click.Context, status: str | None, limit: int) -> None:
     ] or click.echo("the outbox is empty"))
 
 
+@outbox.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--tenant", "slug", default=None, help="Only this tenant's failed mails.")
+@json_option
+@click.pass_context
+def outbox_retry(ctx: click.Context, ids: tuple[int, ...], slug: str | None) -> None:
+    """Send failed mails again (the ids given, else every failed one): they go back to
+    pending with a new run of attempts, sent by the next outbox delivery."""
+    from arportal.outbox import retry_failed
+    from arportal.tenancy import get_tenant_by_slug
+
+    async def go() -> dict[str, Any]:
+        async with runtime(_config(ctx)):
+            tenant_id = None
+            if slug is not None:
+                tenant = await get_tenant_by_slug(slug)
+                if tenant is None:
+                    raise CliError(f"tenant: no tenant {slug!r}")
+                tenant_id = tenant["id"]
+            requeued = await retry_failed(list(ids) or None, tenant_id=tenant_id)
+            return {"requeued": requeued}
+
+    def human(data: dict[str, Any]) -> None:
+        requeued = data["requeued"]
+        if not requeued:
+            click.echo("no failed mail to send again")
+        else:
+            click.echo(f"{len(requeued)} mail(s) back in the outbox: "
+                       + ", ".join(f"#{i}" for i in requeued))
+
+    emit(ctx, run_async(go()), human)
+
+
 def _as_dict(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return value

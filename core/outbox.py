@@ -224,6 +224,34 @@ async def list_outbox(
     return await query.order_by(OutboxMessage.id, ascending=False).limit(limit)
 
 
+async def retry_failed(
+    ids: list[int] | None = None, tenant_id: int | None = None, now: Any = None
+) -> list[int]:
+    """Give failed mails (all, the given ids, or a tenant's) a new run of attempts: back to
+    `pending`, due now, attempts from zero; the last error stays until the next attempt.
+    Answers the ids requeued, oldest first. Ids that are not failed are left as they are."""
+    from arportal.clock import utcnow
+
+    query = OutboxMessage.select(OutboxMessage.id).where(OutboxMessage.status == "failed")
+    if ids is not None:
+        if not ids:
+            return []
+        query = query.where(OutboxMessage.id.is_in(ids))
+    if tenant_id is not None:
+        query = query.where(OutboxMessage.tenant == tenant_id)
+    chosen = [int(row["id"]) for row in await query.order_by(OutboxMessage.id)]
+    if chosen:
+        await OutboxMessage.update(
+            {
+                OutboxMessage.status: "pending",
+                OutboxMessage.attempts: 0,
+                OutboxMessage.next_attempt_at: now or utcnow(),
+                OutboxMessage.claimed_until: None,
+            }
+        ).where(OutboxMessage.id.is_in(chosen), OutboxMessage.status == "failed")
+    return chosen
+
+
 __all__ = [
     "STATUSES",
     "check_address",
@@ -231,4 +259,5 @@ __all__ = [
     "enqueue_mail",
     "list_outbox",
     "render_mail",
+    "retry_failed",
 ]

@@ -117,3 +117,13 @@ def test_plugins_list_reports_installed_plugins(
     rows = json.loads(result.output)
     example = [r for r in rows if r["name"] == "example"]
     assert example and example[0]["kind"] == "third-party" and example[0]["enabled"] is True
+
+
+def test_outbox_retry_says_what_it_requeued(cli: Any) -> None:
+    cli("tenants", "create", "acme", "--name", "Acme Corp")
+    assert cli("outbox", "retry").output.strip() == "no failed mail to send again"
+    assert json.loads(cli("outbox", "retry", "7", "--tenant", "acme", "--json").output) == {
+        "requeued": []
+    }
+    missing = cli("outbox", "retry", "--tenant", "nobody", ok=False)
+    assert missing.exit_code == 1 and "no tenant 'nobody'" in missing.output

@@ -16,7 +16,7 @@ from arportal.declarations import MailSender
 from arportal.jobs import run_due_jobs
 from arportal.mailer import MAX_ATTEMPTS, deliver_pending
 from arportal.models import OutboxMessage
-from arportal.outbox import enqueue_mail, list_outbox
+from arportal.outbox import enqueue_mail, list_outbox, retry_failed
 from arportal.tenancy import load_context
 from tests.conftest import make_tenant, running_app
 from tests.core.mail_helpers import MailPlugin, SmtpServer, parts
@@ -168,6 +168,36 @@ async def test_a_mail_is_given_up_after_the_last_attempt(make_config: Any, tmp_p
         row = await outbox_row(message_id)
         assert row["status"] == "failed" and row["attempts"] == MAX_ATTEMPTS
         assert [m["id"] for m in await list_outbox(status="failed")] == [message_id]
+
+
+async def test_a_failed_mail_is_sent_again_once_retried(make_config: Any, tmp_path: Any) -> None:
+    server = SmtpServer()  # down while the attempts run out
+    config = make_config(smtp=smtp_config(server.port))
+    async with mail_app(config, tmp_path) as running:
+        ctx = await tenant_ctx(running)
+        other = await tenant_ctx(running, "globex", "Globex")
+        failed_id, other_id = await greet(ctx), await greet(other, "Bob")
+        await OutboxMessage.update({OutboxMessage.attempts: MAX_ATTEMPTS - 1}).where(
+            OutboxMessage.id.is_in([failed_id, other_id])
+        )
+        assert (await deliver_pending(config)).failed == 2
+
+        assert await retry_failed(tenant_id=ctx.tenant_id) == [failed_id]
+        assert await retry_failed([failed_id]) == []  # pending now: nothing to retry
+        row = await outbox_row(failed_id)
+        assert row["status"] == "pending" and row["attempts"] == 0
+        assert (await outbox_row(other_id))["status"] == "failed"  # another tenant's mail
+
+        server.start()
+        try:
+            report = await deliver_pending(config)
+        finally:
+            server.stop()
+        assert (report.sent, report.failed) == (1, 0)
+        [message] = server.messages
+        assert message["Subject"] == "Hello Ann"
+        row = await outbox_row(failed_id)
+        assert row["status"] == "sent" and row["attempts"] == 1 and row["last_error"] is None
 
 
 async def test_two_concurrent_deliveries_send_each_mail_once(
