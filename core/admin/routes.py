@@ -112,11 +112,17 @@ async def put_customers(tenant: TenantDep, request: Request[Any, Any, Any]) -> l
     return await customer_out(tenant, await ledger.upsert_customers(tenant, items))
 
 
-@get("/customers", summary="List customers")
+@get("/customers", summary="List customers (or the one of `?external_id=`)")
 async def list_customers(
-    tenant: TenantDep, cursor: FromQuery[str | None] = None, limit: FromQuery[int | None] = None
+    tenant: TenantDep,
+    external_id: FromQuery[str | None] = None,
+    cursor: FromQuery[str | None] = None,
+    limit: FromQuery[int | None] = None,
 ) -> dict[str, Any]:
+    """`?external_id=` reaches ids a path segment cannot carry (ERP numbers like `C/2026/7`)."""
     query = Customer.select().where(Customer.tenant == tenant.tenant_id).output(load_json=True)
+    if external_id is not None:
+        query = query.where(Customer.external_id == external_id)
     return await paginated(
         query, Customer.id, cursor, limit, lambda rows: customer_out(tenant, rows)
     )
@@ -204,15 +210,20 @@ async def put_invoices(tenant: TenantDep, request: Request[Any, Any, Any]) -> li
     return invoice_out(await ledger.upsert_invoices(tenant, items))
 
 
-@get("/invoices", summary="List invoices, by customer and status")
+@get("/invoices", summary="List invoices, by customer, status or external_id")
 async def list_invoices(
     tenant: TenantDep,
     customer: FromQuery[str | None] = None,
     status: FromQuery[str | None] = None,
+    external_id: FromQuery[str | None] = None,
     cursor: FromQuery[str | None] = None,
     limit: FromQuery[int | None] = None,
 ) -> dict[str, Any]:
+    """`?external_id=` reaches ids a path segment cannot carry (ERP numbers like
+    `INV/2026/0001`: the path is decoded before routing, so `%2F` is a slash there too)."""
     query = ledger.invoice_query(tenant.tenant_id)
+    if external_id is not None:
+        query = query.where(Invoice.external_id == external_id)
     if customer is not None:
         query = query.where(Invoice.customer.external_id == customer)
     if status is not None:
@@ -260,9 +271,16 @@ async def put_credit_notes(
 
 
 async def _list_docs(
-    tenant: TenantContext, kind: Any, customer: str | None, cursor: str | None, limit: int | None
+    tenant: TenantContext,
+    kind: Any,
+    customer: str | None,
+    external_id: str | None,
+    cursor: str | None,
+    limit: int | None,
 ) -> dict[str, Any]:
     query = ledger.doc_query(tenant.tenant_id, kind)
+    if external_id is not None:
+        query = query.where(kind.table.external_id == external_id)
     if customer is not None:
         query = query.where(kind.table.customer.external_id == customer)
 
@@ -283,10 +301,11 @@ async def _one_doc(tenant: TenantContext, kind: Any, external_id: str) -> dict[s
 async def list_payments(
     tenant: TenantDep,
     customer: FromQuery[str | None] = None,
+    external_id: FromQuery[str | None] = None,
     cursor: FromQuery[str | None] = None,
     limit: FromQuery[int | None] = None,
 ) -> dict[str, Any]:
-    return await _list_docs(tenant, PAYMENTS, customer, cursor, limit)
+    return await _list_docs(tenant, PAYMENTS, customer, external_id, cursor, limit)
 
 
 @get("/payments/{external_id:str}", summary="One payment")
@@ -298,10 +317,11 @@ async def get_payment(tenant: TenantDep, external_id: FromPath[str]) -> dict[str
 async def list_credit_notes(
     tenant: TenantDep,
     customer: FromQuery[str | None] = None,
+    external_id: FromQuery[str | None] = None,
     cursor: FromQuery[str | None] = None,
     limit: FromQuery[int | None] = None,
 ) -> dict[str, Any]:
-    return await _list_docs(tenant, CREDIT_NOTES, customer, cursor, limit)
+    return await _list_docs(tenant, CREDIT_NOTES, customer, external_id, cursor, limit)
 
 
 @get("/credit-notes/{external_id:str}", summary="One credit note")

@@ -514,3 +514,36 @@ async def test_openapi_documents_the_bodies(client: Any) -> None:
     assert "requestBody" in schema["paths"]["/api/v1/customers/{external_id}"]["patch"]
     parameters = {p["name"] for p in put_invoices.get("parameters", [])}
     assert "_documented_body" not in parameters and "data" not in parameters
+
+
+async def test_ids_with_a_slash_are_read_through_the_query(client: Any, tenant: Any) -> None:
+    """ERP numbers such as `INV/2026/0001` cannot be a path segment (the path is decoded
+    before routing): each list answers `?external_id=` with that one record."""
+    await put(client, tenant, "customers", [{"external_id": "C/7", "name": "Slash Ltd"}])
+    await put(client, tenant, "invoices", [inv("INV/2026/0001", cust="C/7"), inv("INV-2", "C/7")])
+    payment = {
+        "external_id": "PAY/1", "customer_external_id": "C/7", "date": "2026-02-01",
+        "currency": "EUR", "amount": "10.00",
+        "allocations": [{"invoice_external_id": "INV/2026/0001", "amount": "10.00"}],
+    }
+    credit = {**payment, "external_id": "CN/1", "allocations": []}
+    assert (await put(client, tenant, "payments", [payment])).status_code == 200
+    assert (await put(client, tenant, "credit-notes", [credit])).status_code == 200
+
+    async def one(path: str, external_id: str) -> dict[str, Any]:
+        response = await client.get(
+            f"/api/v1/{path}", params={"external_id": external_id}, headers=tenant.headers
+        )
+        assert response.status_code == 200, response.text
+        [item] = response.json()["items"]
+        return item  # type: ignore[no-any-return]
+
+    assert (await one("customers", "C/7"))["name"] == "Slash Ltd"
+    invoice = await one("invoices", "INV/2026/0001")
+    assert (invoice["external_id"], invoice["amount_due"]) == ("INV/2026/0001", "90.00")
+    assert (await one("payments", "PAY/1"))["allocations"][0]["amount"] == "10.00"
+    assert (await one("credit-notes", "CN/1"))["amount"] == "10.00"
+    missing = await client.get(
+        "/api/v1/invoices", params={"external_id": "INV/9"}, headers=tenant.headers
+    )
+    assert missing.json()["items"] == []
