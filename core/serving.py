@@ -20,6 +20,7 @@ same throughput (930 and 928 pages/s); with 2 workers asyncio's loop was faster 
 from __future__ import annotations
 
 import socket
+import sys
 from typing import Any
 
 import uvicorn
@@ -34,6 +35,11 @@ def run(app: str, *, workers: int = 1, **options: Any) -> None:
     config = uvicorn.Config(app, workers=workers, **{**SERVER_OPTIONS, **options})
     if config.workers <= 1:
         uvicorn.Server(config).run()
+        return
+    if sys.platform != "linux":  # SO_REUSEPORT spreads connections over sockets on Linux only
+        sock = config.bind_socket()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        Multiprocess(config, sockets=[sock]).run()
         return
     listener = ReusePortListener(config.host, config.port, config.backlog)
     with listener.bind() as probe:  # fails here, once, if the port is taken
