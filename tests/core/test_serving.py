@@ -27,12 +27,12 @@ def test_each_worker_binds_its_own_listener_with_nodelay(
             seen["sockets"] = sockets
 
         def run(self) -> None:
-            pass
+            seen["supervised"] = True
 
     monkeypatch.setattr(serving, "Multiprocess", FakeMultiprocess)
     serving.run("arportal.app:app_from_environment", factory=True, host="127.0.0.1", port=0,
                 workers=2, log_level="warning")
-    assert seen["workers"] == 2
+    assert seen["workers"] == 2 and seen["supervised"]
     [listener] = seen["sockets"]
     port = listener.port
     workers = [pickle.loads(pickle.dumps(listener)) for _ in range(2)]  # noqa: S301 - our own
