@@ -6,6 +6,7 @@ Enqueueing never talks to an SMTP server, so a page or a job that sends mail nev
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import weakref
 from email.utils import formataddr, parseaddr
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, TemplateNotFound
 
+from arportal.clock import utcnow
 from arportal.declarations import MailSender, Theme
 from arportal.files import IMAGE_TYPES, signed_image_url
 from arportal.models import OutboxMessage
@@ -225,13 +227,11 @@ async def list_outbox(
 
 
 async def retry_failed(
-    ids: list[int] | None = None, tenant_id: int | None = None, now: Any = None
+    ids: list[int] | None = None, tenant_id: int | None = None, now: dt.datetime | None = None
 ) -> list[int]:
     """Give failed mails (all, the given ids, or a tenant's) a new run of attempts: back to
     `pending`, due now, attempts from zero; the last error stays until the next attempt.
     Answers the ids requeued, oldest first. Ids that are not failed are left as they are."""
-    from arportal.clock import utcnow
-
     query = OutboxMessage.select(OutboxMessage.id).where(OutboxMessage.status == "failed")
     if ids is not None:
         if not ids:
