@@ -297,6 +297,7 @@ class NetSuiteClient:
 
 
 def _retry_after(response: httpx.Response) -> float:
+    """NetSuite's Retry-After, in seconds to wait (a duration, not money); 0 when absent."""
     value = response.headers.get("retry-after", "")
     try:
         return max(float(value), 0.0)

@@ -25,7 +25,7 @@ def spin(seconds: float) -> int:
     """Busy for `seconds` of CPU (holding the GIL of its own process), then its pid."""
     end = time.process_time() + seconds
     while time.process_time() < end:
-        pass
+        pass  # the work is the spinning itself
     return os.getpid()
 
 

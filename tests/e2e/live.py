@@ -87,7 +87,7 @@ def serving(server: Instance) -> Iterator[None]:
                 if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
-                pass
+                pass  # not listening yet: poll again until the deadline
             if time.monotonic() > deadline:
                 pytest.fail("the server did not answer /healthz within 30 s")
             time.sleep(0.2)

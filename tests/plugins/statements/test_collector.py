@@ -56,8 +56,8 @@ def test_when_tasks_keep_coming_garbage_past_the_limit_is_collected_first(monkey
     assert nodes() == 2000
     with collector.paused():
         assert nodes() == 0  # collected before this one started
-        with collector.paused():  # nested: still paused
-            pass
+        with collector.paused():  # a nested task that does nothing: leaving it must not
+            pass  # switch the collector on while the outer one still runs
         assert not gc.isenabled()
         monkeypatch.setattr(collector, "SETTLE_SECONDS", 0.05)
     assert wait_until(gc.isenabled)

@@ -48,7 +48,7 @@ def witness_server() -> Iterator[tuple[str, list[str]]]:
             self.wfile.write(b"body { background: red }")
 
         def log_message(self, *args: object) -> None:
-            pass
+            """Keep the witness server's request log out of the test output."""
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
