@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -26,6 +27,7 @@ from arportal.context import PortalContext
 from arportal.links import link_state, token_hash
 from arportal.models import Customer, PortalLink, Tenant
 from arportal.portal.i18n import normalize_locale
+from arportal.portal.queries import PageQuery
 from arportal.ratelimit import FixedWindow, app_limiter, client_address
 from arportal.tenancy import context_subquery, split_context_rows
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 SESSION_COOKIE = "arportal_session"
 TOKEN_STATE_KEY = "arportal_portal_token"  # noqa: S105 - a scope-state key
 CONTEXT_STATE_KEY = security.CONTEXT_STATE_KEY
+PREFETCHED_STATE_KEY = "arportal_prefetched"
 
 
 class PortalLinkUnknown(NotFoundException):
@@ -94,23 +97,36 @@ def _link_sql(postgres: bool) -> str:
     )
 
 
-async def _link_with_owner(where: str, value: Any) -> dict[str, Any] | None:
+def _json(value: Any) -> Any:
+    return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
+
+
+async def _link_with_owner(
+    where: str, value: Any, prefetch: PageQuery | None = None
+) -> dict[str, Any] | None:
     """The link with its customer (`link["_customer"]`), tenant (`link["_tenant"]`) and the
     rows of their context (`link["_context"]`: settings, features, toggles), in one query;
-    the link, customer and tenant have the shape `Table.select()` gives."""
-    rows = await db.fetch(_link_sql(db.is_postgres()) + where, value)
+    the link, customer and tenant have the shape `Table.select()` gives. With `prefetch`,
+    that page query's JSON comes along, undecoded, as `link["_prefetched"]`."""
+    sql = _link_sql(db.is_postgres())
+    args: tuple[Any, ...] = (value,)
+    if prefetch is not None:
+        sql = sql.replace(" FROM portal_link l ", f", {prefetch.sql} AS x__prefetched "
+                          "FROM portal_link l ", 1)
+        args = (*prefetch.args, value)
+    rows = await db.fetch(sql + where, *args)
     if not rows:
         return None
     parts: dict[str, dict[str, Any]] = {"l": {}, "c": {}, "t": {}, "x": {}}
     for key, item in rows[0].items():
         alias, _, name = key.partition("__")
         parts[alias][name] = item
-    context = parts["x"]["context"]
     return {
         **parts["l"],
         "_customer": parts["c"],
         "_tenant": parts["t"],
-        "_context": msgspec.json.decode(context) if isinstance(context, str | bytes) else context,
+        "_context": _json(parts["x"]["context"]),
+        "_prefetched": parts["x"].get("prefetched"),
     }
 
 
@@ -120,13 +136,23 @@ async def link_from_token(token: str) -> dict[str, Any] | None:
     return await _link_with_owner("WHERE l.token_hash = {}", token_hash(token))
 
 
-async def link_from_session(secret: bytes, value: str | None) -> dict[str, Any] | None:
+def session_link_id(value: str | None) -> int | None:
+    """The link id a session cookie names (not yet checked: see `link_from_session`)."""
     if not value or "." not in value:
         return None
-    link_id, _, mac = value.partition(".")
+    link_id = value.partition(".")[0]
     if not link_id.isdigit() or len(link_id) > 18:
         return None
-    link = await _link_with_owner("WHERE l.id = {}", int(link_id))
+    return int(link_id)
+
+
+async def link_from_session(
+    secret: bytes, value: str | None, prefetch: PageQuery | None = None
+) -> dict[str, Any] | None:
+    link_id = session_link_id(value)
+    if link_id is None or value is None:
+        return None
+    link = await _link_with_owner("WHERE l.id = {}", link_id, prefetch)
     if link is None or not hmac.compare_digest(session_value(secret, link), value):
         return None
     return link
@@ -138,8 +164,28 @@ def failed_lookups(connection: ASGIConnection[Any, Any, Any, Any]) -> FixedWindo
     return app_limiter(app, "failed-lookup", app.state.config.failed_lookup_limit, 60)
 
 
+Prefetch = Callable[[PortalContext, ASGIConnection[Any, Any, Any, Any]], PageQuery]
+"""A route's `opt["portal_prefetch"]`: the page's read for a request (`PageQuery`), built from
+the portal context and the request alone, so that the guard can run it within the link
+look-up. The handler builds it again and reads the answer with `page_data`."""
+
+RECENT_PORTALS = 1024
+_recent_portals: dict[int, PortalContext] = {}
+"""The last portal context this process built for each link (at most `RECENT_PORTALS`): the
+guess a prefetched query is built from before the link is looked up. The guess is checked
+after the look-up (the query built from the real context must be the same query), so a stale
+or wrong guess only costs the statement it could have saved."""
+
+
+def _remember(portal: PortalContext) -> None:
+    _recent_portals.pop(portal.link_id, None)
+    _recent_portals[portal.link_id] = portal
+    if len(_recent_portals) > RECENT_PORTALS:
+        del _recent_portals[next(iter(_recent_portals))]
+
+
 async def presented_link(
-    connection: ASGIConnection[Any, Any, Any, Any],
+    connection: ASGIConnection[Any, Any, Any, Any], prefetch: Prefetch | None = None
 ) -> tuple[dict[str, Any] | None, str]:
     """The link row the request presents (token in the path, else session cookie), whatever
     its state, with its customer and tenant, and the portal base URL.
@@ -148,7 +194,10 @@ async def presented_link(
     the client address. Past the limit a token is refused (429) before it is looked up, so a
     guess cannot be confirmed; a cookie is looked up first (an HMAC-signed cookie cannot be
     guessed, and the pages of a live session then cost the store nothing). A request that
-    presents nothing gets the 404 without counting."""
+    presents nothing gets the 404 without counting.
+
+    With `prefetch` and a session this process has served before, the page's query runs in
+    the same statement (`link["_prefetch_query"]` says which query it was)."""
     state = connection.scope["state"]
     token = state.get(TOKEN_STATE_KEY)
     cookie = connection.cookies.get(SESSION_COOKIE)
@@ -156,18 +205,24 @@ async def presented_link(
         return None, "/portal"
     limiter = failed_lookups(connection)
     client = client_address(connection.scope)
+    query = None
     if token is not None:
         if await limiter.exceeded(client):
             raise PortalRateLimited(limiter.retry_after())
         link = await link_from_token(token)
         base = f"/p/{token}"
     else:
-        link = await link_from_session(connection.app.state.secret, cookie)
+        guess = _recent_portals.get(session_link_id(cookie) or 0)
+        if prefetch is not None and guess is not None:
+            query = prefetch(guess, connection)
+        link = await link_from_session(connection.app.state.secret, cookie, query)
         base = "/portal"
     if link_state(link) == "unknown":
         if not await limiter.hit(client) and token is None:
             raise PortalRateLimited(limiter.retry_after())
         return None, base
+    assert link is not None
+    link["_prefetch_query"] = query
     return link, base
 
 
@@ -177,13 +232,16 @@ def _csrf_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return token if isinstance(token, str) else ""
 
 
-async def resolve_portal(connection: ASGIConnection[Any, Any, Any, Any]) -> PortalContext:
-    """The portal context of this request, computed once and kept in the scope."""
+async def resolve_portal(
+    connection: ASGIConnection[Any, Any, Any, Any], prefetch: Prefetch | None = None
+) -> PortalContext:
+    """The portal context of this request, computed once and kept in the scope (with
+    `prefetch`, the page's query answered along, when it could be, for `page_data`)."""
     state = connection.scope["state"]
     if CONTEXT_STATE_KEY in state:
         return state[CONTEXT_STATE_KEY]  # type: ignore[no-any-return]
     app_state = connection.app.state
-    link, base = await presented_link(connection)
+    link, base = await presented_link(connection, prefetch)
     if link is None:
         raise PortalLinkUnknown()
     customer, tenant = link["_customer"], link["_tenant"]
@@ -210,7 +268,21 @@ async def resolve_portal(connection: ASGIConnection[Any, Any, Any, Any]) -> Port
         raise PortalLinkExpired(link["id"], portal.locale, portal.name)
     state[CONTEXT_STATE_KEY] = portal
     state["arportal_link"] = link
+    query = link["_prefetch_query"]
+    if query is not None and prefetch is not None and prefetch(portal, connection) == query:
+        state[PREFETCHED_STATE_KEY] = (query, link["_prefetched"])
+    _remember(portal)
     return portal
+
+
+async def page_data(connection: ASGIConnection[Any, Any, Any, Any], query: PageQuery) -> Any:
+    """The decoded JSON of a page's query: from the link look-up when the guard could run it
+    there (see `Prefetch`), else by running it now."""
+    prefetched = connection.scope["state"].pop(PREFETCHED_STATE_KEY, None)
+    if prefetched is not None and prefetched[0] == query:
+        return _json(prefetched[1])
+    rows = await db.fetch(f"SELECT {query.sql} AS data", *query.args)
+    return _json(rows[0]["data"])
 
 
 async def provide_portal(request: Request[Any, Any, Any]) -> PortalContext:
@@ -223,7 +295,7 @@ async def portal_guard(
     """Resolve the customer, then answer 404 when the route's feature or toggle is off."""
     if handler.opt.get("public"):
         return
-    portal = await resolve_portal(connection)
+    portal = await resolve_portal(connection, handler.opt.get("portal_prefetch"))
     if not portal.route_enabled(handler.opt):
         raise NotFoundException()
 

@@ -5,11 +5,17 @@ assembled from fixed fragments chosen by an allowlist, never from input), and re
 integer minor units. The invoice list is paged with a keyset cursor on the sort key and the
 id, so it reads from the `(tenant, customer, status, due_date, id)` and
 `(tenant, customer, issue_date, id)` indexes instead of counting past skipped rows.
+
+The home page's read is a `PageQuery`: one SQL expression answering JSON, so that on a
+returning visit it can ride on the link look-up (one statement per page, see
+`arportal.portal.access.Prefetch`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,87 +79,118 @@ def _int(value: Any) -> int:
     return int(value or 0)
 
 
-_BALANCE_COLUMNS = ("open_count", "due_minor", "overdue_minor", "overdue_count")
-_PAGE_ONLY = ("part", *_BALANCE_COLUMNS)
+INVOICE_FIELDS = tuple(name.strip() for name in INVOICE_COLUMNS.split(","))
+_BALANCE_FIELDS = ("currency", "open_count", "due_minor", "overdue_minor", "overdue_count")
 
 
-def _balance(row: dict[str, Any]) -> dict[str, Any]:
-    return {"currency": row["currency"], **{name: _int(row[name]) for name in _BALANCE_COLUMNS}}
+@dataclass(frozen=True)
+class PageQuery:
+    """A page's read as one SQL expression whose value is JSON text, with its arguments
+    (`{}` placeholders). It runs alone (`arportal.portal.access.page_data`) or rides as one
+    more column on the link look-up that every portal request makes (see `portal_prefetch`
+    in `arportal.portal.access`): one statement per page instead of two."""
+
+    sql: str
+    args: tuple[Any, ...]
 
 
-async def home(
-    tenant_id: int,
-    customer_id: int,
-    tab_name: str,
-    *,
-    today: dt.date,
-    hide_future: bool,
-    size: int,
-    after: Cursor | None = None,
-    before: Cursor | None = None,
-) -> tuple[list[dict[str, Any]], InvoicePage]:
-    """What the customer owes and what is overdue, per currency, and one page of a tab's
-    invoices. `after` pages forward from a row, `before` back; the page has
-    `next_cursor`/`prev_cursor` when there is more that way.
+@dataclass(frozen=True)
+class HomeRequest:
+    """What the home page shows: a tab, where in it, for whom, as of which day."""
 
-    On PostgreSQL the two queries go as one statement (the branches of a UNION ALL, told
-    apart by `part`, each reading its own index): a round trip costs more than either
-    query. SQLite has no round trip to save, and there the wider union rows cost more than a
-    second statement (measured: 245 against 165 us), so it runs the two."""
+    tenant_id: int
+    customer_id: int
+    tab_name: str
+    today: dt.date
+    hide_future: bool
+    size: int
+    after: Cursor | None = None
+    before: Cursor | None = None
+
+    @property
+    def backward(self) -> bool:
+        return self.before is not None and self.after is None
+
+    @property
+    def cursor(self) -> Cursor | None:
+        return self.before if self.backward else self.after
+
+    @functools.cached_property
+    def query(self) -> PageQuery:
+        """What the customer owes and what is overdue, per currency, and one page of the
+        tab's invoices (`size` + 1 rows, to know whether there is more), as one JSON value
+        `[[invoice row, ...], [balance row, ...]]` of arrays in `INVOICE_FIELDS` and
+        `_BALANCE_FIELDS` order. Each part reads its own index."""
+        tab = TABS[self.tab_name]
+        cursor = self.cursor
+        sql = _home_sql(db.is_postgres(), self.tab_name, self.hide_future,
+                        cursor is not None, tab.descending != self.backward)
+        future = (self.today,) if self.hide_future else ()
+        page_args: tuple[Any, ...] = (self.tenant_id, self.customer_id, *tab.statuses, *future)
+        if cursor is not None:
+            page_args += (cursor.day, cursor.id)
+        return PageQuery(sql, (*page_args, self.size + 1, self.today, self.today,
+                               self.tenant_id, self.customer_id, *future))
+
+    def result(self, data: Any) -> tuple[list[dict[str, Any]], InvoicePage]:
+        """The balances (one dict per currency) and the invoice page from the query's JSON."""
+        page_rows, balance_rows = data
+        tab = TABS[self.tab_name]
+        key = tab.sort_key
+        rows = []
+        for values in page_rows:
+            row = dict(zip(INVOICE_FIELDS, values, strict=True))
+            row["issue_date"] = _date(row["issue_date"])
+            row["due_date"] = _date(row["due_date"])
+            rows.append(row)
+        rows.sort(key=operator.itemgetter(key, "id"), reverse=tab.descending != self.backward)
+        balances = [
+            {"currency": currency, "open_count": int(count), "due_minor": int(due),
+             "overdue_minor": int(overdue), "overdue_count": int(overdue_count)}
+            for currency, count, due, overdue, overdue_count in balance_rows
+        ]
+        balances.sort(key=lambda row: row["currency"])
+        page = _page(rows, tab, self.size, self.today, self.backward, self.cursor is not None)
+        return balances, page
+
+
+_date = dt.date.fromisoformat
+
+
+@functools.lru_cache(maxsize=64)
+def _home_sql(postgres: bool, tab_name: str, hide_future: bool, from_cursor: bool,
+              descending: bool) -> str:
     tab = TABS[tab_name]
-    backward = before is not None and after is None
-    cursor = before if backward else after
-    descending = tab.descending != backward
     future = " AND issue_date <= {}" if hide_future else ""
-    future_args = [today] if hide_future else []
     statuses = ", ".join("{}" for _ in tab.statuses)
     page_sql = (
         f"SELECT {INVOICE_COLUMNS} FROM invoice "
         f"WHERE tenant = {{}} AND customer = {{}} AND status IN ({statuses}){future}"
     )
-    page_args: list[Any] = [tenant_id, customer_id, *tab.statuses, *future_args]
     key = tab.sort_key
-    if cursor is not None:
+    if from_cursor:
         page_sql += f" AND ({key}, id) {'<' if descending else '>'} ({{}}, {{}})"
-        page_args.extend([cursor.day, cursor.id])
     direction = "DESC" if descending else "ASC"
-    order = f"{key} {direction}, id {direction}"
-    page_sql += f" ORDER BY {order} LIMIT {{}}"
-    page_args.append(size + 1)
+    page_sql += f" ORDER BY {key} {direction}, id {direction} LIMIT {{}}"
     overdue = "due_date < {} AND amount_due_minor > 0"
-    balance_from = (
+    balance_sql = (
+        "SELECT currency, COUNT(*) AS open_count, SUM(amount_due_minor) AS due_minor, "
+        f"SUM(CASE WHEN {overdue} THEN amount_due_minor ELSE 0 END) AS overdue_minor, "
+        f"SUM(CASE WHEN {overdue} THEN 1 ELSE 0 END) AS overdue_count "
         f"FROM invoice WHERE tenant = {{}} AND customer = {{}} AND status = 'open'{future} "
         "GROUP BY currency"
     )
-    balance_args = [today, today, tenant_id, customer_id, *future_args]
-    if not db.is_postgres():
-        balance_sql = (
-            "SELECT currency, COUNT(*) AS open_count, SUM(amount_due_minor) AS due_minor, "
-            f"SUM(CASE WHEN {overdue} THEN amount_due_minor ELSE 0 END) AS overdue_minor, "
-            f"SUM(CASE WHEN {overdue} THEN 1 ELSE 0 END) AS overdue_count "
-            f"{balance_from} ORDER BY currency"
-        )
-        balances = [_balance(row) for row in await db.fetch(balance_sql, *balance_args)]
-        page_rows = await db.fetch(page_sql, *page_args)
+    if postgres:
+        def rows(select: str, columns: str) -> str:
+            return (f"(SELECT COALESCE(json_agg(json_build_array({columns})), '[]'::json) "
+                    f"FROM ({select}) r)")
+        combine = "json_build_array({}, {})"
     else:
-        sql = (
-            "SELECT 0 AS part, p.*, CAST(NULL AS BIGINT) AS open_count, "
-            "CAST(NULL AS BIGINT) AS due_minor, CAST(NULL AS BIGINT) AS overdue_minor, "
-            f"CAST(NULL AS BIGINT) AS overdue_count FROM ({page_sql}) p "
-            "UNION ALL "
-            "SELECT 1, NULL, NULL, NULL, NULL, NULL, currency, NULL, NULL, NULL, NULL, COUNT(*), "
-            "CAST(SUM(amount_due_minor) AS BIGINT), "
-            f"CAST(SUM(CASE WHEN {overdue} THEN amount_due_minor ELSE 0 END) AS BIGINT), "
-            f"SUM(CASE WHEN {overdue} THEN 1 ELSE 0 END) {balance_from} "
-            f"ORDER BY part, {order}, currency"
-        )
-        rows = await db.fetch(sql, *page_args, *balance_args)
-        balances = [_balance(row) for row in rows if row["part"] == 1]
-        page_rows = [row for row in rows if row["part"] == 0]
-        for row in page_rows:
-            for name in _PAGE_ONLY:
-                del row[name]
-    return balances, _page(page_rows, tab, size, today, backward, cursor is not None)
+        def rows(select: str, columns: str) -> str:
+            return f"(SELECT json_group_array(json_array({columns})) FROM ({select}))"
+        combine = "json_array(json({}), json({}))"
+    return combine.format(rows(page_sql, INVOICE_COLUMNS),
+                          rows(balance_sql, ", ".join(_BALANCE_FIELDS)))
 
 
 def _page(

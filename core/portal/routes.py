@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from litestar import Request, Response, get
+from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, NotFoundException, TooManyRequestsException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -21,6 +22,7 @@ from arportal.portal.access import (
     TOKEN_STATE_KEY,
     PortalDisabled,
     PortalLinkExpired,
+    page_data,
     session_value,
 )
 from arportal.portal.i18n import from_accept_language
@@ -73,37 +75,63 @@ async def enter(request: Request[Any, Any, Any], portal: PortalDep) -> Redirect:
     return response
 
 
-@get("/")
-async def home(
-    portal: PortalDep,
-    status: FromQuery[str | None] = None,
-    after: FromQuery[str | None] = None,
-    before: FromQuery[str | None] = None,
-) -> Template:
-    tab = status if status is not None and status in queries.TABS else queries.DEFAULT_TAB
+_HOME_STATE_KEY = "arportal_home_request"
+
+
+def _home_request(
+    portal: PortalContext, connection: ASGIConnection[Any, Any, Any, Any]
+) -> queries.HomeRequest:
+    """What the home page shows for this request, built once per portal context."""
+    state = connection.scope["state"]
+    built = state.get(_HOME_STATE_KEY)
+    if built is not None and built[0] is portal:
+        return built[1]  # type: ignore[no-any-return]
+    params = connection.query_params
+    status = params.get("status")
     settings = portal.portal_settings
-    today = portal.today()
-    customer = portal.customer
-    totals, page = await queries.home(
-        portal.tenant_id,
-        customer["id"],
-        tab,
-        today=today,
+    shown = queries.HomeRequest(
+        tenant_id=portal.tenant_id,
+        customer_id=portal.customer["id"],
+        tab_name=status if status in queries.TABS else queries.DEFAULT_TAB,
+        today=portal.today(),
         hide_future=settings.hide_future_invoices,
         size=settings.page_size,
-        after=queries.Cursor.decode(after),
-        before=queries.Cursor.decode(before),
+        after=queries.Cursor.decode(params.get("after")),
+        before=queries.Cursor.decode(params.get("before")),
     )
+    state[_HOME_STATE_KEY] = (portal, shown)
+    return shown
+
+
+def _home_query(
+    portal: PortalContext, connection: ASGIConnection[Any, Any, Any, Any]
+) -> queries.PageQuery:
+    return _home_request(portal, connection).query
+
+
+@get("/", opt={"portal_prefetch": _home_query})
+async def home(request: Request[Any, Any, Any], portal: PortalDep) -> Template:
+    """Balances per currency, the tabs and one page of invoices: one statement with the link
+    look-up once this process has served the session (two before)."""
+    shown = _home_request(portal, request)
+    totals, page = shown.result(await page_data(request, shown.query))
+    invoices = portal.url("invoices/")
     for invoice in page.rows:
-        invoice["url"] = invoice_url(portal, invoice["external_id"])
+        external_id = invoice["external_id"]
+        invoice["url"] = (invoices + external_id if _PLAIN_ID.fullmatch(external_id)
+                          else invoice_url(portal, external_id))
     badges = await slots.badges(portal, page.rows)
     panels = await slots.panels(portal)
     charges = await slots.charges(portal)
     totals = slots.add_charges(totals, charges)
+    root = portal.url("")
+    tab = shown.tab_name
 
-    def tab_url(name: str, **cursor: str) -> str:
-        return portal.url("") + "?" + urlencode({"status": name, **cursor})
+    def tab_url(name: str, cursor: str = "") -> str:
+        """Tab names and cursors (`2026-01-31.42`) need no escaping in a query string."""
+        return f"{root}?status={name}{cursor}"
 
+    after, before = request.query_params.get("after"), request.query_params.get("before")
     return await portal_page(
         portal,
         "core:portal/home.html",
@@ -115,8 +143,8 @@ async def home(
         badges=badges,
         charges=slots.charge_lines(charges),
         panels=panels,
-        prev_url=tab_url(tab, before=page.prev_cursor) if page.prev_cursor else None,
-        next_url=tab_url(tab, after=page.next_cursor) if page.next_cursor else None,
+        prev_url=tab_url(tab, f"&before={page.prev_cursor}") if page.prev_cursor else None,
+        next_url=tab_url(tab, f"&after={page.next_cursor}") if page.next_cursor else None,
         first_url=tab_url(tab) if (after or before) and page.prev_cursor else None,
     )
 

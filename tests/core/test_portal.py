@@ -15,7 +15,7 @@ from litestar.response import Redirect, Template
 from arportal import PortalDep, db, portal_page
 from arportal.declarations import Theme
 from arportal.hookspecs import hookimpl
-from arportal.links import create_link
+from arportal.links import create_link, revoke_links
 from arportal.models import (
     Allocation,
     CreditNote,
@@ -285,6 +285,37 @@ async def test_home_makes_the_same_number_of_queries_for_5_and_120_invoices(
     assert counts[("small", "/portal/?status=all")] == counts[("big", "/portal/?status=all")]
     assert counts[("small", "invoice")] == counts[("big", "invoice")]
     assert counts[("big", "/portal/")] <= 3, counts
+
+
+async def test_a_returning_visit_reads_home_with_the_link_look_up_and_stays_current(
+    client, tenant, frozen_today
+):
+    """Once this process has served the session, the home page's data comes in the same
+    statement as the link look-up; it is still today's data, under today's settings, and a
+    revoked link still shows nothing."""
+    customer = await add_customer(tenant.id)
+    await add_many_invoices(tenant.id, customer, 12)
+    await enter(client, await new_link(tenant.id, customer))
+    assert (await client.get("/portal/")).status_code == 200
+    with db.count_queries() as queries:
+        again = await client.get("/portal/")
+    assert queries[0] == 1, "one statement: the link, its context and the page"
+    assert len(row_numbers(again.text)) == 12
+
+    await add_invoice(tenant.id, customer, "NEW", number="INV-NEW", due=dt.date(2026, 1, 2))
+    assert row_numbers((await client.get("/portal/")).text)[0] == "INV-NEW"
+
+    await set_portal_settings(tenant.id, page_size=10)
+    assert len(row_numbers((await client.get("/portal/")).text)) == 10
+    with db.count_queries() as queries:
+        paid = await client.get("/portal/?status=paid")
+    assert paid.status_code == 200 and row_numbers(paid.text) == []
+    assert queries[0] == 1, "another tab is prefetched too"
+
+    await revoke_links(tenant.id, customer)
+    gone = await client.get("/portal/")
+    assert gone.status_code == 404
+    assert "INV-NEW" not in gone.text and "Acme" not in gone.text
 
 
 async def test_hide_future_invoices_uses_the_tenants_today(client, tenant, frozen_today):
