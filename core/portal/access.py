@@ -75,8 +75,15 @@ class PortalRateLimited(TooManyRequestsException):
 
 
 def session_value(secret: bytes, link: dict[str, Any]) -> str:
-    mac = hmac.new(secret, f"session:{link['id']}:{link['token_hash']}".encode(), hashlib.sha256)
-    return f"{link['id']}.{mac.hexdigest()}"
+    return _session_value(secret, link["id"], link["token_hash"])
+
+
+@functools.lru_cache(maxsize=4096)
+def _session_value(secret: bytes, link_id: int, token_hash: str) -> str:
+    """Remembered: a session's pages all check the same value (a rotated link has a new
+    `token_hash`, so an old session's value is never found for it)."""
+    mac = hmac.new(secret, f"session:{link_id}:{token_hash}".encode(), hashlib.sha256)
+    return f"{link_id}.{mac.hexdigest()}"
 
 
 def _columns(table: type[Table], alias: str) -> str:
@@ -86,14 +93,15 @@ def _columns(table: type[Table], alias: str) -> str:
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _link_sql(postgres: bool) -> str:
+@functools.lru_cache(maxsize=64)
+def _link_sql(postgres: bool, where: str, prefetch_sql: str | None = None) -> str:
+    prefetched = f", {prefetch_sql} AS x__prefetched" if prefetch_sql else ""
     return (
         f"SELECT {_columns(PortalLink, 'l')}, {_columns(Customer, 'c')}, "
-        f"{_columns(Tenant, 't')}, {context_subquery('l.tenant', 'l.customer')} AS x__context "
-        "FROM portal_link l "
+        f"{_columns(Tenant, 't')}, {context_subquery('l.tenant', 'l.customer')} AS x__context"
+        f"{prefetched} FROM portal_link l "
         "JOIN customer c ON c.id = l.customer AND c.tenant = l.tenant "
-        "JOIN tenant t ON t.id = l.tenant "
+        f"JOIN tenant t ON t.id = l.tenant {where}"
     )
 
 
@@ -108,26 +116,29 @@ async def _link_with_owner(
     rows of their context (`link["_context"]`: settings, features, toggles), in one query;
     the link, customer and tenant have the shape `Table.select()` gives. With `prefetch`,
     that page query's JSON comes along, undecoded, as `link["_prefetched"]`."""
-    sql = _link_sql(db.is_postgres())
-    args: tuple[Any, ...] = (value,)
-    if prefetch is not None:
-        sql = sql.replace(" FROM portal_link l ", f", {prefetch.sql} AS x__prefetched "
-                          "FROM portal_link l ", 1)
-        args = (*prefetch.args, value)
-    rows = await db.fetch(sql + where, *args)
+    postgres = db.is_postgres()
+    if prefetch is None:
+        rows = await db.fetch(_link_sql(postgres, where), value)
+    else:
+        rows = await db.fetch(_link_sql(postgres, where, prefetch.sql), *prefetch.args, value)
     if not rows:
         return None
-    parts: dict[str, dict[str, Any]] = {"l": {}, "c": {}, "t": {}, "x": {}}
-    for key, item in rows[0].items():
-        alias, _, name = key.partition("__")
-        parts[alias][name] = item
-    return {
-        **parts["l"],
-        "_customer": parts["c"],
-        "_tenant": parts["t"],
-        "_context": _json(parts["x"]["context"]),
-        "_prefetched": parts["x"].get("prefetched"),
-    }
+    row = rows[0]
+    link: dict[str, Any] = {}
+    owners: dict[str, dict[str, Any]] = {"l": link, "c": {}, "t": {}, "x": {}}
+    for key, (alias, name) in zip(row, _split_names(tuple(row)), strict=True):
+        owners[alias][name] = row[key]
+    link["_customer"] = owners["c"]
+    link["_tenant"] = owners["t"]
+    link["_context"] = _json(owners["x"]["context"])
+    link["_prefetched"] = owners["x"].get("prefetched")
+    return link
+
+
+@functools.lru_cache(maxsize=8)
+def _split_names(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """`l__id` -> ("l", "id"): which row (link, customer, tenant, extra) a column belongs to."""
+    return tuple((key.partition("__")[0], key.partition("__")[2]) for key in keys)
 
 
 async def link_from_token(token: str) -> dict[str, Any] | None:
@@ -275,18 +286,26 @@ async def resolve_portal(
     return portal
 
 
-async def page_data(connection: ASGIConnection[Any, Any, Any, Any], query: PageQuery) -> Any:
-    """The decoded JSON of a page's query: from the link look-up when the guard could run it
+async def page_data(
+    connection: ASGIConnection[Any, Any, Any, Any], query: PageQuery
+) -> str | bytes:
+    """The JSON text of a page's query: from the link look-up when the guard could run it
     there (see `Prefetch`), else by running it now."""
     prefetched = connection.scope["state"].pop(PREFETCHED_STATE_KEY, None)
     if prefetched is not None and prefetched[0] == query:
-        return _json(prefetched[1])
+        return prefetched[1]  # type: ignore[no-any-return]
     rows = await db.fetch(f"SELECT {query.sql} AS data", *query.args)
-    return _json(rows[0]["data"])
+    return rows[0]["data"]  # type: ignore[no-any-return]
 
 
 async def provide_portal(request: Request[Any, Any, Any]) -> PortalContext:
     return await resolve_portal(request)
+
+
+def guarded_portal(connection: ASGIConnection[Any, Any, Any, Any]) -> PortalContext:
+    """The context `portal_guard` resolved for this request, without Litestar's dependency
+    injection (`PortalDep`), for the hottest page."""
+    return connection.scope["state"][CONTEXT_STATE_KEY]  # type: ignore[no-any-return]
 
 
 async def portal_guard(

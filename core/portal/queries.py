@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from arportal import db
 
 INVOICE_COLUMNS = (
@@ -132,29 +134,27 @@ class HomeRequest:
         return PageQuery(sql, (*page_args, self.size + 1, self.today, self.today,
                                self.tenant_id, self.customer_id, *future))
 
-    def result(self, data: Any) -> tuple[list[dict[str, Any]], InvoicePage]:
+    def result(self, data: str | bytes) -> tuple[list[dict[str, Any]], InvoicePage]:
         """The balances (one dict per currency) and the invoice page from the query's JSON."""
-        page_rows, balance_rows = data
+        page_rows, balance_rows = _HOME_JSON.decode(data)
         tab = TABS[self.tab_name]
-        key = tab.sort_key
-        rows = []
-        for values in page_rows:
-            row = dict(zip(INVOICE_FIELDS, values, strict=True))
-            row["issue_date"] = _date(row["issue_date"])
-            row["due_date"] = _date(row["due_date"])
-            rows.append(row)
-        rows.sort(key=operator.itemgetter(key, "id"), reverse=tab.descending != self.backward)
+        rows = [dict(zip(INVOICE_FIELDS, values, strict=True)) for values in page_rows]
+        rows.sort(key=operator.itemgetter(tab.sort_key, "id"),
+                  reverse=tab.descending != self.backward)
         balances = [
-            {"currency": currency, "open_count": int(count), "due_minor": int(due),
-             "overdue_minor": int(overdue), "overdue_count": int(overdue_count)}
-            for currency, count, due, overdue, overdue_count in balance_rows
+            {"currency": currency, "open_count": count, "due_minor": due,
+             "overdue_minor": overdue, "overdue_count": overdue_count}
+            for currency, count, due, overdue, overdue_count in sorted(balance_rows)
         ]
-        balances.sort(key=lambda row: row["currency"])
         page = _page(rows, tab, self.size, self.today, self.backward, self.cursor is not None)
         return balances, page
 
 
-_date = dt.date.fromisoformat
+_InvoiceRow = tuple[int, str, str | None, dt.date, dt.date, str, int, int, str, str | None]
+"""A row in `INVOICE_FIELDS` order, as the JSON of `HomeRequest.query` gives it."""
+_BalanceRow = tuple[str, int, int, int, int]
+_HOME_JSON = msgspec.json.Decoder(tuple[list[_InvoiceRow], list[_BalanceRow]])
+"""Types checked and dates parsed by msgspec, in C (about twice as fast as doing it here)."""
 
 
 @functools.lru_cache(maxsize=64)

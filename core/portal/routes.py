@@ -22,6 +22,7 @@ from arportal.portal.access import (
     TOKEN_STATE_KEY,
     PortalDisabled,
     PortalLinkExpired,
+    guarded_portal,
     page_data,
     session_value,
 )
@@ -110,9 +111,10 @@ def _home_query(
 
 
 @get("/", opt={"portal_prefetch": _home_query})
-async def home(request: Request[Any, Any, Any], portal: PortalDep) -> Template:
+async def home(request: Request[Any, Any, Any]) -> Template:
     """Balances per currency, the tabs and one page of invoices: one statement with the link
     look-up once this process has served the session (two before)."""
+    portal = guarded_portal(request)
     shown = _home_request(portal, request)
     totals, page = shown.result(await page_data(request, shown.query))
     invoices = portal.url("invoices/")
