@@ -197,6 +197,7 @@ class PluginHost:
 
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self._impl_cache: dict[str, list[Any]] = {}
+        self._required_args: dict[str, tuple[str, ...]] = {}
         self.pm.add_hookspecs(hookspecs)
         self.infos = infos or []
         self.jinja: Environment | None = None
@@ -452,10 +453,13 @@ class PluginHost:
     def _check_call(self, hook_name: str, kwargs: dict[str, Any]) -> None:
         """A call must pass every argument of the hook (the core's bug otherwise, which must
         not be logged as the plugin's failure)."""
-        caller = getattr(self.pm.hook, hook_name, None)
-        if caller is None or caller.spec is None:
-            return
-        missing = [a for a in caller.spec.argnames if a != "ctx" and a not in kwargs]
+        required = self._required_args.get(hook_name)
+        if required is None:
+            caller = getattr(self.pm.hook, hook_name, None)
+            spec = getattr(caller, "spec", None)
+            required = () if spec is None else tuple(a for a in spec.argnames if a != "ctx")
+            self._required_args[hook_name] = required
+        missing = [a for a in required if a not in kwargs]
         if missing:
             raise TypeError(f"{hook_name} called without {', '.join(missing)}")
 

@@ -3,8 +3,9 @@
 Every query is scoped by tenant and customer, written with placeholders only (the SQL text is
 assembled from fixed fragments chosen by an allowlist, never from input), and returns money as
 integer minor units. The invoice list is paged with a keyset cursor on the sort key and the
-id, so it reads from the `(tenant, customer, status, due_date, id)` and
-`(tenant, customer, issue_date, id)` indexes instead of counting past skipped rows.
+id, so it reads from the `invoice_portal_list` index (tenant, customer, status, due_date, id,
+carrying the listed columns) and `(tenant, customer, issue_date, id)` instead of counting past
+skipped rows.
 
 The home page's read is a `PageQuery`: one SQL expression answering JSON, so that on a
 returning visit it can ride on the link look-up (one statement per page, see
@@ -81,7 +82,12 @@ def _int(value: Any) -> int:
     return int(value or 0)
 
 
-INVOICE_FIELDS = tuple(name.strip() for name in INVOICE_COLUMNS.split(","))
+HOME_COLUMNS = (
+    "id, external_id, number, issue_date, due_date, currency, total_minor, amount_due_minor, "
+    "status"
+)
+"""What the home page lists: the columns its index carries (`invoice_portal_list`), so the
+rows come from the index alone."""
 _BALANCE_FIELDS = ("currency", "open_count", "due_minor", "overdue_minor", "overdue_count")
 
 
@@ -121,7 +127,7 @@ class HomeRequest:
     def query(self) -> PageQuery:
         """What the customer owes and what is overdue, per currency, and one page of the
         tab's invoices (`size` + 1 rows, to know whether there is more), as one JSON value
-        `[[invoice row, ...], [balance row, ...]]` of arrays in `INVOICE_FIELDS` and
+        `[[invoice row, ...], [balance row, ...]]` of arrays in `HOME_COLUMNS` and
         `_BALANCE_FIELDS` order. Each part reads its own index."""
         tab = TABS[self.tab_name]
         cursor = self.cursor
@@ -136,25 +142,62 @@ class HomeRequest:
 
     def result(self, data: str | bytes) -> tuple[list[dict[str, Any]], InvoicePage]:
         """The balances (one dict per currency) and the invoice page from the query's JSON."""
-        page_rows, balance_rows = _HOME_JSON.decode(data)
+        invoices, balance_rows = _HOME_JSON.decode(data)
         tab = TABS[self.tab_name]
-        rows = [dict(zip(INVOICE_FIELDS, values, strict=True)) for values in page_rows]
-        rows.sort(key=operator.itemgetter(tab.sort_key, "id"),
-                  reverse=tab.descending != self.backward)
+        invoices.sort(key=operator.attrgetter(tab.sort_key, "id"),
+                      reverse=tab.descending != self.backward)
+        more = len(invoices) > self.size
+        del invoices[self.size:]
+        if self.backward:
+            invoices.reverse()
+        today = self.today
+        rows = []
+        for invoice in invoices:
+            row = _asdict(invoice)
+            row["overdue"] = (invoice.status == "open" and invoice.due_date < today
+                              and invoice.amount_due_minor > 0)
+            rows.append(row)
         balances = [
             {"currency": currency, "open_count": count, "due_minor": due,
              "overdue_minor": overdue, "overdue_count": overdue_count}
             for currency, count, due, overdue, overdue_count in sorted(balance_rows)
         ]
-        page = _page(rows, tab, self.size, self.today, self.backward, self.cursor is not None)
-        return balances, page
+        return balances, self._page(rows, more)
+
+    def _page(self, rows: list[dict[str, Any]], more: bool) -> InvoicePage:
+        page = InvoicePage(rows=rows)
+        if rows:
+            key = TABS[self.tab_name].sort_key
+            first = Cursor(rows[0][key], rows[0]["id"]).encode()
+            last = Cursor(rows[-1][key], rows[-1]["id"]).encode()
+            if self.backward:
+                page.prev_cursor = first if more else None
+                page.next_cursor = last
+            else:
+                page.next_cursor = last if more else None
+                page.prev_cursor = first if self.cursor is not None else None
+        return page
 
 
-_InvoiceRow = tuple[int, str, str | None, dt.date, dt.date, str, int, int, str, str | None]
-"""A row in `INVOICE_FIELDS` order, as the JSON of `HomeRequest.query` gives it."""
+class _InvoiceRow(msgspec.Struct, array_like=True):
+    """A row in `HOME_COLUMNS` order, as the JSON of `HomeRequest.query` gives it."""
+
+    id: int
+    external_id: str
+    number: str | None
+    issue_date: dt.date
+    due_date: dt.date
+    currency: str
+    total_minor: int
+    amount_due_minor: int
+    status: str
+
+
 _BalanceRow = tuple[str, int, int, int, int]
 _HOME_JSON = msgspec.json.Decoder(tuple[list[_InvoiceRow], list[_BalanceRow]])
-"""Types checked and dates parsed by msgspec, in C (about twice as fast as doing it here)."""
+_asdict = msgspec.structs.asdict
+"""Types checked, dates parsed and rows built by msgspec, in C: 26 us for 51 rows against 62
+for the same done here."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -164,7 +207,7 @@ def _home_sql(postgres: bool, tab_name: str, hide_future: bool, from_cursor: boo
     future = " AND issue_date <= {}" if hide_future else ""
     statuses = ", ".join("{}" for _ in tab.statuses)
     page_sql = (
-        f"SELECT {INVOICE_COLUMNS} FROM invoice "
+        f"SELECT {HOME_COLUMNS} FROM invoice "
         f"WHERE tenant = {{}} AND customer = {{}} AND status IN ({statuses}){future}"
     )
     key = tab.sort_key
@@ -189,30 +232,8 @@ def _home_sql(postgres: bool, tab_name: str, hide_future: bool, from_cursor: boo
         def rows(select: str, columns: str) -> str:
             return f"(SELECT json_group_array(json_array({columns})) FROM ({select}))"
         combine = "json_array(json({}), json({}))"
-    return combine.format(rows(page_sql, INVOICE_COLUMNS),
+    return combine.format(rows(page_sql, HOME_COLUMNS),
                           rows(balance_sql, ", ".join(_BALANCE_FIELDS)))
-
-
-def _page(
-    rows: list[dict[str, Any]], tab: Tab, size: int, today: dt.date, backward: bool,
-    from_cursor: bool,
-) -> InvoicePage:
-    more = len(rows) > size
-    rows = rows[:size]
-    if backward:
-        rows.reverse()
-    page = InvoicePage(rows=[_invoice(row, today) for row in rows])
-    if rows:
-        key = tab.sort_key
-        first = Cursor(rows[0][key], rows[0]["id"]).encode()
-        last = Cursor(rows[-1][key], rows[-1]["id"]).encode()
-        if backward:
-            page.prev_cursor = first if more else None
-            page.next_cursor = last
-        else:
-            page.next_cursor = last if more else None
-            page.prev_cursor = first if from_cursor else None
-    return page
 
 
 async def invoice_by_external_id(
