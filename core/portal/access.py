@@ -138,7 +138,7 @@ async def _link_with_owner(
 @functools.lru_cache(maxsize=8)
 def _split_names(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """`l__id` -> ("l", "id"): which row (link, customer, tenant, extra) a column belongs to."""
-    return tuple((key.partition("__")[0], key.partition("__")[2]) for key in keys)
+    return tuple((alias, name) for alias, _, name in (key.partition("__") for key in keys))
 
 
 async def link_from_token(token: str) -> dict[str, Any] | None:

@@ -11,19 +11,18 @@ import asyncpg
 import pytest
 
 from arportal.read_pool import ReadPool
-from arportal.testing import postgres_url
+from arportal.testing import _postgres_unreachable, postgres_url
 
 
 @pytest.fixture
 async def dsn(request: pytest.FixtureRequest) -> str:
+    """The tests' PostgreSQL; without one this module is skipped with the reason, as the
+    PostgreSQL half of every database test is (see `arportal.testing.db_url`)."""
     url = postgres_url(request.config)
-    if url is None:
-        pytest.skip("no PostgreSQL configured (ARPORTAL_TEST_POSTGRES)")
-    try:
-        conn = await asyncpg.connect(url, timeout=3)
-    except Exception as exc:  # noqa: BLE001 - any failure means: no server to test against
-        pytest.skip(f"no PostgreSQL server reachable at {url}: {exc}")
-    await conn.close()
+    reason = await _postgres_unreachable(url) if url else "no PostgreSQL configured"
+    if reason:
+        pytest.skip(reason)
+    assert url is not None
     return url
 
 
