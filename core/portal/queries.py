@@ -195,9 +195,9 @@ class _InvoiceRow(msgspec.Struct, array_like=True):
 
 _BalanceRow = tuple[str, int, int, int, int]
 _HOME_JSON = msgspec.json.Decoder(tuple[list[_InvoiceRow], list[_BalanceRow]])
+"""Types checked, dates parsed and rows built by msgspec, in C (then `asdict`): 26 us for 51
+rows against 62 for the same done here."""
 _asdict = msgspec.structs.asdict
-"""Types checked, dates parsed and rows built by msgspec, in C: 26 us for 51 rows against 62
-for the same done here."""
 
 
 @functools.lru_cache(maxsize=64)
