@@ -133,7 +133,6 @@ async def home(request: Request[Any, Any, Any]) -> Template:
         """Tab names and cursors (`2026-01-31.42`) need no escaping in a query string."""
         return f"{root}?status={name}{cursor}"
 
-    after, before = request.query_params.get("after"), request.query_params.get("before")
     return await portal_page(
         portal,
         "core:portal/home.html",
@@ -147,7 +146,7 @@ async def home(request: Request[Any, Any, Any]) -> Template:
         panels=panels,
         prev_url=tab_url(tab, f"&before={page.prev_cursor}") if page.prev_cursor else None,
         next_url=tab_url(tab, f"&after={page.next_cursor}") if page.next_cursor else None,
-        first_url=tab_url(tab) if (after or before) and page.prev_cursor else None,
+        first_url=tab_url(tab) if page.prev_cursor else None,
     )
 
 
