@@ -140,10 +140,17 @@ async def test_designated_links_open_the_portal_and_statements_are_counted_alike
         assert app_counts == {pages["bench"].count - resets}
 
 
-async def test_in_memory_page_renders_the_same_html_as_the_real_page(
+async def test_in_memory_and_reference_pages_render_the_same_html_as_the_real_page(
     db_url, tmp_path, monkeypatch
 ):
-    from bench.inmemory_app import HELLO_PATH, MEMORY_PATH, TOKEN_ENV, create_app
+    from bench.inmemory_app import (
+        HELLO_PATH,
+        MEMORY_PATH,
+        NAIVE_PATH,
+        ONE_QUERY_PATH,
+        TOKEN_ENV,
+        create_app,
+    )
 
     meta = await built(db_url, tmp_path)
     monkeypatch.setenv("ARPORTAL_CONFIG", str(config_of(meta, tmp_path)))
@@ -159,14 +166,27 @@ async def test_in_memory_page_renders_the_same_html_as_the_real_page(
                     real = await client.get("/portal/")
                 with inprocess.counting_queries() as seen:
                     memory = await client.get(MEMORY_PATH)
+                with inprocess.counting_queries() as naive_statements:
+                    naive = await client.get(NAIVE_PATH)
+                with inprocess.counting_queries() as one_query_statements:
+                    one_query = await client.get(ONE_QUERY_PATH)
                 hello = await client.get(HELLO_PATH)
+                client.cookies.clear()
+                stranger = await client.get(NAIVE_PATH)
         finally:
             for hook in app.on_shutdown:
                 await hook(app)
     assert real.status_code == memory.status_code == 200
-    assert memory.text == real.text
+    assert memory.text == real.text == naive.text == one_query.text
     assert real.text.count('class="invoice-number"') == 50
     assert real_statements and seen == []
+    def selects(statements: list[str]) -> list[str]:
+        """Without asyncpg's pool resets and the PRAGMA Piccolo runs on each SQLite connection."""
+        return [s for s in statements if s.startswith("SELECT ALL")]
+
+    assert len(selects(naive_statements)) == 9
+    assert len(selects(one_query_statements)) == 1
+    assert stranger.status_code == 404
     assert hello.text == "Hello, world!"
 
 
@@ -239,12 +259,15 @@ def test_portal_benchmark_serves_every_target_and_reports(db_url, tmp_path):
     assert run.same_html is True
     assert run.render["render_ms"] > 0
     assert run.worker_rss_mib and min(run.worker_rss_mib) > 0
-    assert set(run.targets) >= {"portal", "memory", "hello (app)", "hello (bare)"}
+    assert set(run.targets) >= {"portal", "memory", "naive", "one query", "hello (app)",
+                                "hello (bare)"}
+    assert run.naive_same_html is True and run.one_query_same_html is True
     for target in run.targets.values():
         assert target.median().ok, target.median().raw
         assert target.median().requests > 0
     text = portal.portal_section([run], args, "0.00", "15")
     assert "portal / in-memory throughput" in text
+    assert "reference: naive Piccolo page / in-memory" in text
     assert "small (5 invoices)" in text
 
 
