@@ -295,3 +295,15 @@ def test_startup_benchmark_reports_readiness_memory_and_start_up_statements(db_u
     assert result.rss_ready_mib > 0 and result.rss_loaded_mib > 0
     assert result.statements
     assert result.big_table_statements == []
+
+
+async def test_instruction_counts_run_every_target_in_process(db_url, tmp_path):
+    """`bench/instructions.py`'s child: the requests it counts all answer 200 (outside
+    valgrind the collection switch does nothing)."""
+    from bench import instructions
+
+    meta = await built(db_url, tmp_path)
+    config = config_of(meta, tmp_path)
+    token = meta["customers"]["bench"]["token"]
+    for path in instructions.TARGETS.values():
+        assert await instructions.run_requests(config, token, path, 3) == [200, 200, 200]

@@ -115,3 +115,36 @@ async def test_closing_refuses_new_callers_and_closes_what_comes_back(dsn: str) 
     await asyncio.sleep(0.1)
     assert await backends(dsn, "pool_marker_c") == [], "the connection in use was closed after"
     assert pool._open == 0
+
+
+SOCKET_DIR = "/var/run/postgresql"
+
+
+async def test_a_unix_socket_url_serves_reads_and_writes(dsn: str) -> None:
+    """docs/operators.md: on one machine, `postgresql://user@/db?host=<socket dir>`."""
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    from piccolo.querystring import QueryString
+
+    from arportal import db
+
+    parsed = urlparse(dsn)
+    if parsed.hostname not in ("127.0.0.1", "localhost"):
+        pytest.skip(f"the tests' PostgreSQL is on {parsed.hostname}, not this machine")
+    if not Path(SOCKET_DIR, f".s.PGSQL.{parsed.port or 5432}").exists():
+        pytest.skip(f"no PostgreSQL socket in {SOCKET_DIR}")
+    user = f"{parsed.username}@" if parsed.username else ""
+    socket_url = (f"postgresql://{user}/{parsed.path.lstrip('/')}"
+                  f"?host={SOCKET_DIR}&port={parsed.port or 5432}")
+    engine = db.engine_from_url(socket_url)
+    db.use_database(engine, [])
+    await db.start_engine()
+    try:
+        read = await db.fetch("SELECT {}::int AS n, inet_server_addr() AS address", 7)
+        written = await engine.run_querystring(
+            QueryString("SELECT inet_server_addr() IS NULL AS local"))
+    finally:
+        await db.stop_engine()
+    assert read == [{"n": 7, "address": None}], "no TCP address: the socket was used"
+    assert [dict(row) for row in written] == [{"local": True}]
