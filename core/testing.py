@@ -33,7 +33,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlparse, urlsplit, urlunparse
 
 import pytest
 
@@ -95,7 +95,17 @@ def postgres_url(config: pytest.Config | None = None) -> str | None:
     url = os.environ.get(POSTGRES_ENV)
     if url is None and config is not None:
         url = str(config.getini(POSTGRES_INI) or "")
-    return None if url in (None, "", "0", "off") else url
+    if url in (None, "", "0", "off"):
+        return None
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return _database_of_worker(url, worker) if worker else url
+
+
+def _database_of_worker(url: str, worker: str) -> str:
+    """Under pytest-xdist (`-n 2`) each worker wipes its own database (`test_gw0`, ...), created
+    on first use next to the configured one."""
+    parsed = urlparse(url)
+    return urlunparse(parsed._replace(path=f"{parsed.path.rstrip('/')}_{worker}"))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -127,13 +137,32 @@ async def _postgres_unreachable(url: str) -> str | None:
         try:
             import asyncpg
 
-            conn = await asyncpg.connect(url, timeout=3)
+            try:
+                conn = await asyncpg.connect(url, timeout=3)
+            except asyncpg.InvalidCatalogNameError:
+                if not os.environ.get("PYTEST_XDIST_WORKER"):
+                    raise
+                await _create_database(url)
+                conn = await asyncpg.connect(url, timeout=3)
             await conn.close()
             _unreachable[url] = None
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             _unreachable[url] = f"no PostgreSQL server reachable at {url}: {reason}"
     return _unreachable[url]
+
+
+async def _create_database(url: str) -> None:
+    import asyncpg
+
+    parsed = urlparse(url)
+    conn = await asyncpg.connect(urlunparse(parsed._replace(path="/postgres")), timeout=3)
+    try:
+        await conn.execute(f'CREATE DATABASE "{parsed.path.lstrip("/")}"')
+    except asyncpg.DuplicateDatabaseError:
+        pass
+    finally:
+        await conn.close()
 
 
 async def _wipe_postgres(url: str) -> None:

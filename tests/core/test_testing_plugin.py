@@ -150,6 +150,7 @@ def test_the_postgres_url_comes_from_the_environment_else_the_ini_option(
 ) -> None:
     from arportal.testing import postgres_url
 
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     monkeypatch.setenv("ARPORTAL_TEST_POSTGRES", "postgresql://u@db.test/wipe_me")
     assert postgres_url(pytestconfig) == "postgresql://u@db.test/wipe_me"
     monkeypatch.setenv("ARPORTAL_TEST_POSTGRES", "off")
@@ -157,4 +158,7 @@ def test_the_postgres_url_comes_from_the_environment_else_the_ini_option(
     monkeypatch.delenv("ARPORTAL_TEST_POSTGRES")
     assert postgres_url(pytestconfig) == "postgresql://postgres@127.0.0.1:5432/test"
     assert postgres_url(None) is None
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    assert postgres_url(pytestconfig) == "postgresql://postgres@127.0.0.1:5432/test_gw1", (
+        "each pytest-xdist worker wipes a database of its own")
 
