@@ -120,7 +120,7 @@ async def naive_home(request: Request[Any, Any, Any], secret: bytes) -> dict[str
     customer = await Customer.select().where(Customer.id == link["customer"]).first()
     tenant = await Tenant.select().where(Tenant.id == customer["tenant"]).first()
     settings = await TenantSetting.select().where(TenantSetting.tenant == tenant["id"])
-    features = await TenantFeature.select().where(TenantFeature.tenant == tenant["id"])
+    await TenantFeature.select().where(TenantFeature.tenant == tenant["id"])  # for the buttons
     toggles = await CustomerToggleValue.select().where(
         (CustomerToggleValue.tenant == tenant["id"])
         & (CustomerToggleValue.customer == customer["id"])
@@ -131,7 +131,6 @@ async def naive_home(request: Request[Any, Any, Any], secret: bytes) -> dict[str
     if isinstance(portal, str):
         portal = msgspec.json.decode(portal)
     size = msgspec.convert(portal, PortalSettings).page_size
-    del features
     open_invoices = (
         (Invoice.tenant == tenant["id"]) & (Invoice.customer == customer["id"])
         & (Invoice.status == "open")

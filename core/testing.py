@@ -33,7 +33,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse, urlsplit, urlunparse
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -104,8 +104,8 @@ def postgres_url(config: pytest.Config | None = None) -> str | None:
 def _database_of_worker(url: str, worker: str) -> str:
     """Under pytest-xdist (`-n 2`) each worker wipes its own database (`test_gw0`, ...), created
     on first use next to the configured one."""
-    parsed = urlparse(url)
-    return urlunparse(parsed._replace(path=f"{parsed.path.rstrip('/')}_{worker}"))
+    parsed = urlsplit(url)
+    return urlunsplit(parsed._replace(path=f"{parsed.path.rstrip('/')}_{worker}"))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -155,12 +155,11 @@ async def _postgres_unreachable(url: str) -> str | None:
 async def _create_database(url: str) -> None:
     import asyncpg
 
-    parsed = urlparse(url)
-    conn = await asyncpg.connect(urlunparse(parsed._replace(path="/postgres")), timeout=3)
+    parsed = urlsplit(url)
+    conn = await asyncpg.connect(urlunsplit(parsed._replace(path="/postgres")), timeout=3)
     try:
-        await conn.execute(f'CREATE DATABASE "{parsed.path.lstrip("/")}"')
-    except asyncpg.DuplicateDatabaseError:
-        pass
+        with contextlib.suppress(asyncpg.DuplicateDatabaseError):  # the other worker was first
+            await conn.execute(f'CREATE DATABASE "{parsed.path.lstrip("/")}"')
     finally:
         await conn.close()
 
