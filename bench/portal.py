@@ -265,12 +265,9 @@ def portal_section(runs: list[EngineRun], args: argparse.Namespace, load_at_star
     budget_rows = []
     for run in runs:
         portal = run.targets["portal"].median()
-        memory = run.targets["memory"].median()
         compare = next(t for n, t in run.targets.items() if "DB" in n).median()
-        ratio = portal.requests_per_s / memory.requests_per_s if memory.requests_per_s else 0
-        naive_ratio, one_ratio = (
-            run.targets[name].median().requests_per_s / memory.requests_per_s
-            if memory.requests_per_s else 0 for name in ("naive", "one query"))
+        ratio, naive_ratio, one_ratio = (
+            _ratio(run, name) for name in ("portal", "naive", "one query"))
         growth = (portal.p50_ms - compare.p50_ms) / compare.p50_ms if compare.p50_ms else 0
         counts = {key: q["count"] for key, q in run.queries.items()}
         same = len({tuple(_shape(sql) for sql in q["statements"])
@@ -329,6 +326,12 @@ def portal_section(runs: list[EngineRun], args: argparse.Namespace, load_at_star
     return "\n".join(lines)
 
 
+def _ratio(run: EngineRun, name: str) -> float:
+    """The median throughput of `name` over the in-memory page's."""
+    memory = run.targets["memory"].median().requests_per_s
+    return run.targets[name].median().requests_per_s / memory if memory else 0.0
+
+
 def _round_ratios(run: EngineRun, name: str) -> str:
     """Each round's throughput of `name` over the in-memory page's in the same round."""
     pairs = zip(run.targets[name].results, run.targets["memory"].results, strict=True)
@@ -383,13 +386,11 @@ def print_summary(runs: list[EngineRun]) -> None:
             r = target.median()
             print(f"  {target.name:<28} {r.requests_per_s:>9,.0f} req/s  p50 {r.p50_ms:6.1f} ms  "
                   f"p99 {r.p99_ms:6.1f} ms" + ("" if r.ok else f"  {r.errors}"))
-        portal, memory = run.targets["portal"].median(), run.targets["memory"].median()
-        print(f"  portal / memory: {portal.requests_per_s / memory.requests_per_s:.0%} "
+        print(f"  portal / memory: {_ratio(run, 'portal'):.0%} "
               f"(rounds {_round_ratios(run, 'portal')}); naive / memory: "
-              f"{run.targets['naive'].median().requests_per_s / memory.requests_per_s:.0%} "
+              f"{_ratio(run, 'naive'):.0%} "
               f"(rounds {_round_ratios(run, 'naive')}, same HTML: {run.naive_same_html}); "
-              f"one query / memory: "
-              f"{run.targets['one query'].median().requests_per_s / memory.requests_per_s:.0%} "
+              f"one query / memory: {_ratio(run, 'one query'):.0%} "
               f"(rounds {_round_ratios(run, 'one query')}, "
               f"same HTML: {run.one_query_same_html}); "
               f"statements per page (5/100/5000 invoices): "

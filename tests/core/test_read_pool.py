@@ -120,8 +120,9 @@ async def test_closing_refuses_new_callers_and_closes_what_comes_back(dsn: str) 
 SOCKET_DIR = "/var/run/postgresql"
 
 
-async def test_a_unix_socket_url_serves_reads_and_writes(dsn: str) -> None:
-    """docs/operators.md: on one machine, `postgresql://user@/db?host=<socket dir>`."""
+async def test_a_unix_socket_url_reaches_both_pools(dsn: str) -> None:
+    """docs/operators.md: on one machine, `postgresql://user@/db?host=<socket dir>`. Both the
+    pages' read pool and Piccolo's pool (writes, transactions) connect over the socket."""
     from pathlib import Path
     from urllib.parse import urlparse
 
@@ -142,9 +143,9 @@ async def test_a_unix_socket_url_serves_reads_and_writes(dsn: str) -> None:
     await db.start_engine()
     try:
         read = await db.fetch("SELECT {}::int AS n, inet_server_addr() AS address", 7)
-        written = await engine.run_querystring(
+        through_piccolo = await engine.run_querystring(
             QueryString("SELECT inet_server_addr() IS NULL AS local"))
     finally:
         await db.stop_engine()
     assert read == [{"n": 7, "address": None}], "no TCP address: the socket was used"
-    assert [dict(row) for row in written] == [{"local": True}]
+    assert [dict(row) for row in through_piccolo] == [{"local": True}]
